@@ -1,0 +1,86 @@
+"""The domain errors a request can end in, each with its RFC 9457 problem type and status.
+
+Raise them where the problem is found; app.py turns them into responses in one place.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+PROBLEM_TYPE_BASE = "tag:billing-portal,2026:problem/"
+
+
+class Problem(Exception):
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "server-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_TYPE_BASE + self.slug
+
+
+class InvalidParameter(Problem):
+    status, slug, title = 400, "invalid-parameter", "Invalid parameter"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        names = ", ".join(sorted({e["parameter"] for e in errors}))
+        super().__init__(f"Invalid request parameter(s): {names}.", errors=errors)
+
+    @classmethod
+    def single(cls, parameter: str, detail: str) -> InvalidParameter:
+        return cls([{"parameter": parameter, "detail": detail}])
+
+
+class Unauthenticated(Problem):
+    status, slug, title = 401, "unauthenticated", "Authentication required"
+
+    def __init__(self, detail: str, *, www_authenticate: str = "Bearer") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": www_authenticate})
+
+
+class ForbiddenOrigin(Problem):
+    status, slug, title = 403, "forbidden-origin", "Origin not allowed"
+
+
+class NoBillingAccount(Problem):
+    status, slug, title = 404, "no-billing-account", "No billing account"
+
+
+class NoSuchSubscription(Problem):
+    status, slug, title = 404, "no-such-subscription", "No such subscription"
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ServerMisconfigured(Problem):
+    status, slug, title = 500, "server-misconfigured", "Server misconfigured"
+
+
+class UpstreamUnavailable(Problem):
+    status, slug, title = 503, "upstream-unavailable", "Service temporarily unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 2) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,86 @@
+"""HTTP answers: the portal redirect (or JSON for fetch), and RFC 9457 problems."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from aws_lambda_powertools.event_handler import Response
+from errors import Problem
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _preference(accept: str, media_type: str) -> tuple[float, int]:
+    """(q, specificity) of media_type in an Accept header, by the most specific matching range."""
+    kind = media_type.split("/")[0] + "/*"
+    best: tuple[int, float] = (-1, 0.0)
+    for item in accept.split(","):
+        range_, *options = (part.strip() for part in item.split(";"))
+        specificity = {media_type: 2, kind: 1, "*/*": 0}.get(range_.lower())
+        if specificity is None or specificity < best[0]:
+            continue
+        q = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best = (specificity, q)
+    return best[1], best[0]
+
+
+def prefers_json(accept: str | None) -> bool:
+    """JSON only when asked for more than HTML: '*/*', no Accept and text/html get the redirect.
+
+    On equal q, a type named outright beats one reached by a wildcard, so axios's
+    "application/json, text/plain, */*" gets JSON.
+    """
+    if not accept:
+        return False
+    return _preference(accept, "application/json") > _preference(accept, "text/html")
+
+
+def wants_html(accept: str | None) -> bool:
+    """A browser navigation: HTML acceptable and JSON not preferred."""
+    if not accept or prefers_json(accept):
+        return False
+    return _preference(accept, "text/html")[0] > 0
+
+
+def portal_response(url: str, accept: str | None) -> Response:
+    if prefers_json(accept):
+        return Response(200, "application/json", json.dumps({"url": url}), dict(NO_STORE))
+    return Response(303, None, "", {"Location": url, **NO_STORE})
+
+
+def problem_response(
+    problem: Problem, *, request_id: str, accept: str | None, error_redirect_url: str | None
+) -> Response:
+    """The problem as application/problem+json, or a 303 to ERROR_REDIRECT_URL for browsers."""
+    if error_redirect_url and wants_html(accept):
+        location = _with_query(error_redirect_url, {"error": problem.slug})
+        return Response(303, None, "", {"Location": location, **NO_STORE})
+    body: dict[str, object] = {
+        "type": problem.type,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": request_id,
+    }
+    if problem.errors:
+        body["errors"] = problem.errors
+    return Response(
+        problem.status,
+        "application/problem+json",
+        json.dumps(body),
+        {**problem.headers, **NO_STORE},
+    )
+
+
+def _with_query(url: str, extra: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = "&".join(filter(None, [parts.query, urlencode(extra)]))
+    return urlunsplit(parts._replace(query=query))

@@ -1,0 +1,83 @@
+"""The caller's parameters: read from the query string or the body, checked by one strict model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from errors import InvalidParameter, UnsupportedMediaType
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from urls import check_redirect_url
+
+# Stripe's customer-portal locales (the pinned SDK's SessionCreateParams "locale" enum).
+Locale = Literal[
+    "auto", "bg", "cs", "da", "de", "el", "en", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN",
+    "en-NZ", "en-SG", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it",
+    "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl",
+    "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+]  # fmt: skip
+
+
+class PortalRequest(BaseModel):
+    """What a caller may choose. Never the customer, configuration, on_behalf_of or discounts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    return_url: str | None = None
+    locale: Locale | None = None
+
+    @field_validator("return_url")
+    @classmethod
+    def _same_origin(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is None:
+            return None
+        allowed: frozenset[str] = (info.context or {}).get("allowed_origins", frozenset())
+        return check_redirect_url(url, allowed)
+
+
+def read_params(event: APIGatewayProxyEventV2) -> dict[str, Any]:
+    """The raw parameters: the query string for GET, the body for POST."""
+    if event.request_context.http.method == "GET":
+        return _pairs_to_dict(parse_qsl(event.raw_query_string, keep_blank_values=True))
+    body = event.decoded_body or ""
+    media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded" or (not media_type and not body):
+        return _pairs_to_dict(parse_qsl(body, keep_blank_values=True))
+    if media_type == "application/json":
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise InvalidParameter.single("body", "is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidParameter.single("body", "must be a JSON object")
+        return data
+    raise UnsupportedMediaType(
+        "Send parameters as application/x-www-form-urlencoded or application/json."
+    )
+
+
+def _pairs_to_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params:
+            raise InvalidParameter.single(name, "is given more than once")
+        params[name] = value
+    return params
+
+
+def parse_request(event: APIGatewayProxyEventV2, allowed_origins: frozenset[str]) -> PortalRequest:
+    """The checked request, or InvalidParameter naming every bad parameter."""
+    raw = read_params(event)
+    try:
+        return PortalRequest.model_validate(raw, context={"allowed_origins": allowed_origins})
+    except ValidationError as exc:
+        raise InvalidParameter([_field_error(error) for error in exc.errors()]) from None
+
+
+def _field_error(error: Any) -> dict[str, str]:
+    parameter = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "extra_forbidden":
+        return {"parameter": parameter, "detail": "is not a known parameter"}
+    return {"parameter": parameter, "detail": error["msg"].removeprefix("Value error, ")}

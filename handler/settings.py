@@ -1,0 +1,105 @@
+"""Settings: one pydantic model, read from the environment once per container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from urls import check_redirect_url, parse_origin
+
+
+class SettingsError(Exception):
+    """A missing or invalid setting; the message names it and never holds its value if secret."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+    customers_table: str = Field(alias="CUSTOMERS_TABLE", min_length=1)
+    customers_table_key: str = Field("user_id", alias="CUSTOMERS_TABLE_KEY", min_length=1)
+    customer_id_attribute: str = Field(
+        "stripe_customer_id", alias="CUSTOMER_ID_ATTRIBUTE", min_length=1
+    )
+    allowed_origins: frozenset[str] = Field(alias="ALLOWED_ORIGINS", min_length=1)
+    default_return_url: str = Field(alias="DEFAULT_RETURN_URL")
+    error_redirect_url: str | None = Field(None, alias="ERROR_REDIRECT_URL")
+
+    stripe_api_key_param: str | None = Field(None, alias="STRIPE_API_KEY_PARAM")
+    stripe_api_key: SecretStr | None = Field(None, alias="STRIPE_API_KEY")
+    stripe_api_base: str | None = Field(None, alias="STRIPE_API_BASE", pattern=r"^https?://")
+    portal_configuration_id: str | None = Field(
+        None, alias="PORTAL_CONFIGURATION_ID", pattern=r"^bpc_[A-Za-z0-9]+$"
+    )
+    retention_coupon_id: str | None = Field(None, alias="RETENTION_COUPON_ID")
+
+    auth_jwt_issuer: str | None = Field(None, alias="AUTH_JWT_ISSUER", pattern=r"^https://")
+    auth_jwt_audience: tuple[str, ...] = Field((), alias="AUTH_JWT_AUDIENCE")
+    auth_jwks_url: str | None = Field(None, alias="AUTH_JWKS_URL", pattern=r"^https?://")
+    auth_cookie_name: str | None = Field(None, alias="AUTH_COOKIE_NAME")
+    user_id_claim: str = Field("sub", alias="USER_ID_CLAIM", min_length=1)
+
+    create_missing_customers: bool = Field(False, alias="CREATE_MISSING_CUSTOMERS")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        items = _split_commas(value)
+        if isinstance(items, tuple):
+            return frozenset(parse_origin(item) for item in items)
+        return items
+
+    @field_validator("auth_jwt_audience", mode="before")
+    @classmethod
+    def _parse_audience(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @model_validator(mode="after")
+    def _check_together(self) -> Settings:
+        for name, url in (
+            ("DEFAULT_RETURN_URL", self.default_return_url),
+            ("ERROR_REDIRECT_URL", self.error_redirect_url),
+        ):
+            if url is not None:
+                try:
+                    check_redirect_url(url, self.allowed_origins)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        if not self.stripe_api_key and not self.stripe_api_key_param:
+            raise ValueError("set STRIPE_API_KEY_PARAM (or STRIPE_API_KEY for local use)")
+        return self
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every setting; SettingsError names what is wrong."""
+        env = os.environ if environ is None else environ
+        # An empty variable means "not set": SAM passes '' for optional parameters left blank.
+        values = {key: value for key, value in env.items() if value.strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        # loc holds the alias, which is the environment variable's name.
+        name = str(error["loc"][0]) if error["loc"] else None
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "; ".join(problems)
