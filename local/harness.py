@@ -1,0 +1,82 @@
+"""What it takes to run the real handler on one machine: a Lambda context, the customers table
+as template.yaml defines it, and demo settings. Used by the tests and the local runners."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = ROOT / "events"
+
+DEMO_USER = "demo-user"
+DEMO_TABLE = "billing-portal-customers"
+DEMO_SETTINGS = {
+    "CUSTOMERS_TABLE": DEMO_TABLE,
+    "ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",
+    "DEFAULT_RETURN_URL": "https://app.example.com/account",
+    "STRIPE_API_KEY": "sk_test_fake",
+    "POWERTOOLS_SERVICE_NAME": "billing-portal",
+    "POWERTOOLS_METRICS_NAMESPACE": "BillingPortal",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+@dataclass
+class LambdaContext:
+    """The attributes powertools reads from Lambda's context object."""
+
+    function_name: str = "billing-portal"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:billing-portal"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 10_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML; intrinsic functions (!Ref, !Sub...) are kept as plain values."""
+
+
+_CfnLoader.add_multi_constructor(
+    "!",
+    lambda loader, _suffix, node: (
+        loader.construct_scalar(node)
+        if isinstance(node, yaml.ScalarNode)
+        else loader.construct_sequence(node)
+        if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node)
+    ),
+)
+
+
+def table_definition() -> dict[str, Any]:
+    """The customers table's key schema from template.yaml, so tests and deploys cannot drift."""
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    props = template["Resources"]["CustomersTable"]["Properties"]
+    return {
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def create_table(dynamodb: Any, name: str = DEMO_TABLE) -> None:
+    dynamodb.create_table(TableName=name, **table_definition())
+
+
+def put_customer(dynamodb: Any, user_key: str, customer_id: str, table: str = DEMO_TABLE) -> None:
+    key = table_definition()["KeySchema"][0]["AttributeName"]
+    dynamodb.put_item(
+        TableName=table, Item={key: {"S": user_key}, "stripe_customer_id": {"S": customer_id}}
+    )

@@ -1,0 +1,25 @@
+"""Content negotiation: JSON only for clients that ask for it more than for HTML."""
+
+from __future__ import annotations
+
+import pytest
+from http_responses import prefers_json
+
+
+@pytest.mark.parametrize(
+    ("accept", "json_wanted"),
+    [
+        (None, False),
+        ("*/*", False),
+        ("text/html", False),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
+        ("application/json", True),
+        ("application/json, text/plain, */*", True),
+        ("text/html;q=0.5, application/json", True),
+        ("application/json;q=0.5, text/html", False),
+        ("application/*", True),
+        ("text/html, application/json", False),
+    ],
+)
+def test_json_only_when_preferred_over_html(accept: str | None, json_wanted: bool) -> None:
+    assert prefers_json(accept) is json_wanted

@@ -1,0 +1,60 @@
+"""What ships: handler/requirements.txt matches the lock file, template.yaml matches the code."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from local.harness import ROOT, TEMPLATE, table_definition
+
+REQUIREMENTS = ROOT / "handler" / "requirements.txt"
+
+
+def _uv(*args: str) -> subprocess.CompletedProcess[str]:
+    # `uv run` tells child processes where its binary is.
+    uv = os.environ.get("UV", "uv")
+    return subprocess.run([uv, *args], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+def test_lock_file_matches_pyproject() -> None:
+    result = _uv("lock", "--check")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_lambda_requirements_are_exported_from_the_lock_file() -> None:
+    # The file's own header holds the command that generated it; run it again and compare.
+    command = REQUIREMENTS.read_text().splitlines()[1].lstrip("# ").strip()
+    args = shlex.split(command)
+    assert args[:2] == ["uv", "export"]
+    output = [*args[1:-2], "--quiet"]  # without "-o FILE": print instead of writing
+
+    result = _uv(*output)
+
+    assert result.returncode == 0, result.stderr
+    expected = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    actual = [line for line in REQUIREMENTS.read_text().splitlines() if not line.startswith("#")]
+    assert actual == expected, f"handler/requirements.txt drifted; regenerate with: {command}"
+
+
+def test_boto3_is_left_to_the_lambda_runtime() -> None:
+    names = {line.split("==")[0] for line in REQUIREMENTS.read_text().splitlines() if "==" in line}
+
+    assert {"stripe", "aws-lambda-powertools", "pydantic"} <= names
+    assert not {"boto3", "botocore", "s3transfer"} & names
+
+
+def test_template_handler_points_at_the_entry_point() -> None:
+    text = TEMPLATE.read_text()
+
+    assert "Handler: app.lambda_handler" in text
+    assert "CodeUri: handler/" in text
+    assert (Path(ROOT) / "handler" / "app.py").exists()
+
+
+def test_template_table_key_is_the_default_user_key() -> None:
+    [key] = table_definition()["KeySchema"]
+
+    assert key == {"AttributeName": "user_id", "KeyType": "HASH"}

@@ -1,0 +1,48 @@
+"""Settings are checked once, and a bad one is named without its value."""
+
+from __future__ import annotations
+
+import pytest
+from settings import Settings, SettingsError
+
+from local.harness import DEMO_SETTINGS
+
+
+def test_demo_settings_load_with_contract_defaults() -> None:
+    settings = Settings.from_environ(DEMO_SETTINGS)
+
+    assert settings.customers_table_key == "user_id"
+    assert settings.customer_id_attribute == "stripe_customer_id"
+    assert settings.user_id_claim == "sub"
+    assert settings.create_missing_customers is False
+    assert settings.allowed_origins == {"https://app.example.com", "http://localhost:3000"}
+
+
+def test_empty_variables_count_as_unset() -> None:
+    settings = Settings.from_environ({**DEMO_SETTINGS, "PORTAL_CONFIGURATION_ID": ""})
+
+    assert settings.portal_configuration_id is None
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"CUSTOMERS_TABLE": ""}, "CUSTOMERS_TABLE"),
+        ({"ALLOWED_ORIGINS": "http://app.example.com"}, "ALLOWED_ORIGINS"),
+        ({"DEFAULT_RETURN_URL": "https://elsewhere.example/"}, "DEFAULT_RETURN_URL"),
+        ({"ERROR_REDIRECT_URL": "https://elsewhere.example/"}, "ERROR_REDIRECT_URL"),
+        ({"PORTAL_CONFIGURATION_ID": "cus_123"}, "PORTAL_CONFIGURATION_ID"),
+        ({"STRIPE_API_KEY": ""}, "STRIPE_API_KEY_PARAM"),
+        ({"CREATE_MISSING_CUSTOMERS": "maybe"}, "CREATE_MISSING_CUSTOMERS"),
+    ],
+)
+def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_environ({**DEMO_SETTINGS, **change})
+
+
+def test_the_stripe_key_never_appears_in_a_settings_error() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_environ({**DEMO_SETTINGS, "STRIPE_API_BASE": "ftp://x"})
+
+    assert "sk_test" not in str(caught.value)
