@@ -7,6 +7,7 @@ from typing import Any
 from auth import User
 from customers import Customer, CustomerTable
 from errors import NoBillingAccount
+from flows import SUBSCRIPTION_FLOWS, Subscription, flow_data, the_live_subscription
 from params import PortalRequest
 from settings import Settings
 from stripe_api import StripeApi
@@ -22,14 +23,28 @@ class Portal:
         customer = self._customers.find(user.key)
         if customer is None:
             raise NoBillingAccount("This account has no billing account yet.")
-        return self._stripe.create_portal_session(self.session_params(customer, request))
+        subscription = self.subscription(customer, request)
+        return self._stripe.create_portal_session(
+            self.session_params(customer, request, subscription)
+        )
 
-    def session_params(self, customer: Customer, request: PortalRequest) -> dict[str, Any]:
+    def subscription(self, customer: Customer, request: PortalRequest) -> Subscription | None:
+        """The customer's subscription a subscription flow acts on, checked before any session."""
+        if request.flow not in SUBSCRIPTION_FLOWS:
+            return None
+        if request.subscription is not None:
+            return self._stripe.customer_subscription(customer, request.subscription)
+        return the_live_subscription(*self._stripe.list_subscriptions(customer))
+
+    def session_params(
+        self,
+        customer: Customer,
+        request: PortalRequest,
+        subscription: Subscription | None = None,
+    ) -> dict[str, Any]:
         """Stripe's parameters: customer and setup from our side, the rest from the caller."""
-        params: dict[str, Any] = {
-            customer.param: customer.id,
-            "return_url": request.return_url or self._settings.default_return_url,
-        }
+        return_url = request.return_url or self._settings.default_return_url
+        params: dict[str, Any] = {customer.param: customer.id, "return_url": return_url}
         configuration = customer.configuration or self._settings.portal_configuration_id
         if configuration:
             params["configuration"] = configuration
@@ -37,4 +52,11 @@ class Portal:
             params["on_behalf_of"] = customer.on_behalf_of
         if request.locale:
             params["locale"] = request.locale
+        if request.flow:
+            params["flow_data"] = flow_data(
+                request,
+                subscription,
+                return_url=return_url,
+                retention_coupon=self._settings.retention_coupon_id,
+            )
         return params

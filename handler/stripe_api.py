@@ -10,7 +10,9 @@ import stripe
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from errors import NoBillingAccount, ServerMisconfigured, UpstreamUnavailable
+from customers import Customer
+from errors import NoBillingAccount, NoSuchSubscription, ServerMisconfigured, UpstreamUnavailable
+from flows import ENDED_STATUSES, Subscription
 from settings import Settings
 
 logger = Logger(child=True)
@@ -60,6 +62,33 @@ class StripeApi:
                 {"api_key": self.api_key()},
             )
         return str(session.url)
+
+    def list_subscriptions(self, customer: Customer) -> tuple[list[Subscription], bool]:
+        """The customer's not-canceled subscriptions (one call, up to 100) and whether that is
+        all of them. Accounts v2 customers are listed by customer_account."""
+        with stripe_errors():
+            page = self.client().v1.subscriptions.list(
+                {customer.param: customer.id, "limit": 100},  # type: ignore[arg-type]
+                {"api_key": self.api_key()},
+            )
+        return [Subscription.from_stripe(sub.to_dict()) for sub in page.data], not page.has_more
+
+    def customer_subscription(self, customer: Customer, subscription_id: str) -> Subscription:
+        """subscription_id when it is this customer's and not ended; another customer's is answered
+        like a missing one, so ids cannot be probed. The id is checked (sub_...) before this."""
+        with stripe_errors():
+            try:
+                found = self.client().v1.subscriptions.retrieve(
+                    subscription_id, options={"api_key": self.api_key()}
+                )
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing":
+                    raise
+                found = None
+        data = found.to_dict() if found is not None else {}
+        if data.get(customer.param) != customer.id or data["status"] in ENDED_STATUSES:
+            raise NoSuchSubscription("This account has no such subscription.")
+        return Subscription.from_stripe(data)
 
 
 @contextmanager
