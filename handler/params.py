@@ -37,10 +37,10 @@ Flow = Literal[
 ]
 AfterCompletion = Literal["hosted_confirmation", "portal_homepage", "redirect"]
 # Stripe session parameters the caller may never set: they come from settings or the table item.
-SERVER_CHOSEN = frozenset(
-    {"configuration", "coupon", "customer", "customer_account", "discounts", "flow_data"}
-    | {"on_behalf_of", "promotion_code", "retention"}
-)
+SERVER_CHOSEN = frozenset({
+    "configuration", "coupon", "customer", "customer_account", "discounts", "flow_data",
+    "on_behalf_of", "promotion_code", "retention",
+})  # fmt: skip
 DIGITS = re.compile(r"[0-9]{1,5}")
 CONFIRM_ONLY = "is only allowed with flow=subscription_update_confirm"
 

@@ -166,6 +166,21 @@ def test_several_live_subscriptions_is_a_400_asking_for_subscription(
     assert fake_stripe.calls("POST", SESSIONS) == []
 
 
+def test_more_subscriptions_than_one_page_asks_for_subscription_rather_than_guessing(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.add_subscription(customer=customer, status="active")  # oldest: listed last
+    for _ in range(100):
+        fake_stripe.add_subscription(customer=customer, status="incomplete")
+
+    response = get(invoke, flow="subscription_cancel")
+
+    assert response["statusCode"] == 400
+    assert [e["parameter"] for e in problem(response)["errors"]] == ["subscription"]
+    assert len(fake_stripe.calls("GET", "/v1/subscriptions")) == 1
+    assert fake_stripe.calls("POST", SESSIONS) == []
+
+
 def test_a_given_subscription_of_this_customer_is_used_without_listing(
     invoke: Invoke, customer: str, fake_stripe: FakeStripe
 ) -> None:
