@@ -69,17 +69,18 @@ class StripeApi:
         clicks of one user (same token, same parameters) get the same customer back from Stripe
         for as long as Stripe keeps the key (24 hours).
         """
-        params: dict[str, Any] = {"metadata": {"user_key": user_key}}
-        for claim in ("email", "name"):
-            value = claims.get(claim)
-            if isinstance(value, str) and value.strip():
-                params[claim] = value.strip()
+        params: stripe.params.CustomerCreateParams = {"metadata": {"user_key": user_key}}
+        email, name = claims.get("email"), claims.get("name")
+        if isinstance(email, str) and email.strip():
+            params["email"] = email.strip()
+        if isinstance(name, str) and name.strip():
+            params["name"] = name.strip()
         # The prefix keeps our keys apart from those of other code using the same Stripe account.
         idempotency_key = "billing-portal-customer-" + hashlib.sha256(user_key.encode()).hexdigest()
         try:
             with stripe_errors():
                 customer = self.client().v1.customers.create(
-                    params,  # type: ignore[arg-type]
+                    params,
                     {"api_key": self.api_key(), "idempotency_key": idempotency_key},
                 )
         except stripe.IdempotencyError:

@@ -60,6 +60,12 @@ _CfnLoader.add_multi_constructor(
 )
 
 
+def load_template() -> dict[str, Any]:
+    """template.yaml as data; intrinsic functions (!Ref, !If...) become their plain arguments."""
+    template: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506
+    return template
+
+
 class _TableLoader(_CfnLoader):
     """Like _CfnLoader, but keeps `!Ref Name` as {"Ref": "Name"} so parameters can be resolved."""
 

@@ -13,7 +13,7 @@ import pytest
 from customers import CustomerTable
 from moto import mock_aws
 
-from local.harness import DEMO_TABLE, LambdaContext, create_table, put_customer
+from local.harness import DEMO_TABLE, LambdaContext, create_table, load_template, put_customer
 from tests.conftest import event, load_app, problem
 from tests.fake_stripe import FakeStripe
 from tools import link_customer
@@ -125,6 +125,22 @@ def test_stripe_down_on_the_first_click_stores_nothing_and_the_next_click_works(
     assert list(fake_stripe.customers) == [retried]
 
 
+def test_changed_claims_within_stripes_key_window_are_a_503_not_a_second_customer(
+    creating: None, dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    module = load_app()
+    first = session_customer(fake_stripe, click(module))
+    # As if storing the mapping had failed after Stripe created the customer.
+    dynamodb.delete_item(TableName=DEMO_TABLE, Key={"user_id": {"S": "new-user"}})
+
+    response = click(module, {**CLAIMS, "email": "renamed@example.com"})
+
+    assert response["statusCode"] == 503
+    assert "Retry-After" in response["headers"]
+    assert list(fake_stripe.customers) == [first]
+    assert item(dynamodb, "new-user") is None
+
+
 # --- Races --------------------------------------------------------------------------------
 
 
@@ -226,6 +242,22 @@ def test_creation_keeps_the_other_attributes_of_an_existing_users_item(
         "stripe_customer_id": {"S": created},
     }
     assert session_customer(fake_stripe, response) == created
+
+
+def test_template_grants_the_write_only_when_creation_is_on() -> None:
+    function = load_template()["Resources"]["BillingPortalFunction"]["Properties"]
+    statements = function["Policies"][0]["Statement"]
+    always = {s["Action"] for s in statements if isinstance(s, dict)}
+    conditional = [s for s in statements if isinstance(s, list)]
+
+    assert {a for a in always if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
+    assert [(c[0], c[1]["Action"], c[2]) for c in conditional if "dynamodb" in str(c)] == [
+        ("CreateMissingCustomersOn", "dynamodb:UpdateItem", "AWS::NoValue")
+    ]
+    variables = function["Environment"]["Variables"]
+    assert variables["CUSTOMERS_TABLE_KEY"] == "CustomersTableKey"
+    assert variables["CUSTOMER_ID_ATTRIBUTE"] == "CustomerIdAttribute"
+    assert variables["CREATE_MISSING_CUSTOMERS"] == "CreateMissingCustomers"
 
 
 # --- Deleted customers --------------------------------------------------------------------

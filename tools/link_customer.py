@@ -1,5 +1,6 @@
-"""Link a user to a Stripe customer that already exists (migrations, support), in the same table
-and with the same code the function uses:
+"""Link a user to a Stripe customer that already exists, for migrations and support.
+
+It writes the same table with the same code (handler/customers.py) the function uses:
 
     uv run python -m tools.link_customer USER_KEY cus_... --table NAME [--key user_id]
         [--attribute stripe_customer_id] [--force]
@@ -40,10 +41,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("customer_id", type=customer_id, help="cus_... (or acct_...)")
     env = os.environ.get
     parser.add_argument(
-        "--table", default=env("CUSTOMERS_TABLE"), required=not env("CUSTOMERS_TABLE")
+        "--table",
+        default=env("CUSTOMERS_TABLE"),
+        required=not env("CUSTOMERS_TABLE"),
+        help="the customers table (default: $CUSTOMERS_TABLE)",
     )
-    parser.add_argument("--key", default=env("CUSTOMERS_TABLE_KEY") or "user_id")
-    parser.add_argument("--attribute", default=env("CUSTOMER_ID_ATTRIBUTE") or "stripe_customer_id")
+    parser.add_argument(
+        "--key",
+        default=env("CUSTOMERS_TABLE_KEY") or "user_id",
+        help="its partition key (default: $CUSTOMERS_TABLE_KEY or user_id)",
+    )
+    parser.add_argument(
+        "--attribute",
+        default=env("CUSTOMER_ID_ATTRIBUTE") or "stripe_customer_id",
+        help="the customer id attribute (default: $CUSTOMER_ID_ATTRIBUTE or stripe_customer_id)",
+    )
     parser.add_argument(
         "--force", action="store_true", help="replace the customer a user is already linked to"
     )
@@ -52,8 +64,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    table = CustomerTable(boto3.client("dynamodb"), args.table, args.key, args.attribute)
     try:
+        table = CustomerTable(boto3.client("dynamodb"), args.table, args.key, args.attribute)
         try:
             current: str | None = table.link(args.user_key, args.customer_id).id
         except ServerMisconfigured:
