@@ -1,4 +1,4 @@
-"""DynamoDB: which Stripe customer belongs to a user, and how their portal is set up."""
+"""DynamoDB: which Stripe customer belongs to a user, how their portal is set up, linking one."""
 
 from __future__ import annotations
 
@@ -48,6 +48,45 @@ class CustomerTable:
             return None
         return self._customer(item)
 
+    def link(self, user_key: str, customer_id: str) -> Customer:
+        """Map the user to customer_id unless they already have a customer; the customer they have.
+
+        One conditional write decides races: the first writer wins, and every other writer gets
+        the winner's item back from the same call (ALL_OLD on the failed check), so concurrent
+        first clicks all end at one customer without a second, possibly stale, read. UpdateItem,
+        not PutItem: in a table that already holds the user's other attributes, a put would
+        replace the whole item; SET touches only the customer attribute.
+        """
+        _check_id(customer_id)
+        try:
+            response = self._client.update_item(
+                **self._set(user_key, customer_id),
+                ConditionExpression="attribute_not_exists(#customer)",
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            return self._customer(exc.response["Item"])
+        return self._customer(response["Attributes"])
+
+    def relink(self, user_key: str, customer_id: str) -> str | None:
+        """Map the user to customer_id whatever they had (support's --force); the previous id."""
+        _check_id(customer_id)
+        response = self._client.update_item(
+            **self._set(user_key, customer_id), ReturnValues="UPDATED_OLD"
+        )
+        previous = response.get("Attributes", {}).get(self._attribute, {}).get("S")
+        return str(previous) if previous is not None else None
+
+    def _set(self, user_key: str, customer_id: str) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": {self._key: {"S": user_key}},
+            "UpdateExpression": "SET #customer = :customer",
+            "ExpressionAttributeNames": {"#customer": self._attribute},
+            "ExpressionAttributeValues": {":customer": {"S": customer_id}},
+        }
+
     def _customer(self, item: dict[str, Any]) -> Customer:
         customer_id = item[self._attribute].get("S", "")
         if not CUSTOMER_ID.match(customer_id):
@@ -59,3 +98,8 @@ class CustomerTable:
             configuration=item.get("portal_configuration", {}).get("S"),
             on_behalf_of=item.get("on_behalf_of", {}).get("S"),
         )
+
+
+def _check_id(customer_id: str) -> None:
+    if not CUSTOMER_ID.match(customer_id):
+        raise ValueError("a customer id looks like cus_... (or acct_... for Accounts v2)")

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from auth import User
+from aws_lambda_powertools import Logger
 from customers import Customer, CustomerTable
 from errors import NoBillingAccount
 from flows import SUBSCRIPTION_FLOWS, Subscription, flow_data, the_live_subscription
 from params import PortalRequest
 from settings import Settings
 from stripe_api import StripeApi
+
+logger = Logger(child=True)
 
 
 class Portal:
@@ -22,11 +25,28 @@ class Portal:
     def session_url(self, user: User, request: PortalRequest) -> str:
         customer = self._customers.find(user.key)
         if customer is None:
-            raise NoBillingAccount("This account has no billing account yet.")
+            customer = self._create_customer(user)
         subscription = self.subscription(customer, request)
         return self._stripe.create_portal_session(
             self.session_params(customer, request, subscription)
         )
+
+    def _create_customer(self, user: User) -> Customer:
+        """The user's first click: a Stripe customer, and the mapping to it (one, even in races)."""
+        if not self._settings.create_missing_customers:
+            raise NoBillingAccount("This account has no billing account yet.")
+        created = self._stripe.create_customer(user.key, user.claims)
+        customer = self._customers.link(user.key, created)
+        if customer.id != created:
+            # Another writer mapped this user first with a customer Stripe did not deduplicate
+            # (the idempotency key had expired, or someone linked one by hand): ours stays unused.
+            logger.warning(
+                "Another customer was mapped first; the one just created is unused",
+                extra={"unused_customer": created, "customer": customer.id},
+            )
+        else:
+            logger.info("The user's new Stripe customer is mapped", extra={"customer": created})
+        return customer
 
     def subscription(self, customer: Customer, request: PortalRequest) -> Subscription | None:
         """The customer's subscription a subscription flow acts on, checked before any session."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -89,6 +90,36 @@ class StripeApi:
         if data.get(customer.param) != customer.id or data["status"] in ENDED_STATUSES:
             raise NoSuchSubscription("This account has no such subscription.")
         return Subscription.from_stripe(data)
+
+    def create_customer(self, user_key: str, claims: dict[str, Any]) -> str:
+        """A new Stripe customer for the user (email and name from the claims when present).
+
+        The idempotency key is derived from the user key alone, so retries and concurrent first
+        clicks of one user (same token, same parameters) get the same customer back from Stripe
+        for as long as Stripe keeps the key (24 hours).
+        """
+        params: stripe.params.CustomerCreateParams = {"metadata": {"user_key": user_key}}
+        email, name = claims.get("email"), claims.get("name")
+        if isinstance(email, str) and email.strip():
+            params["email"] = email.strip()
+        if isinstance(name, str) and name.strip():
+            params["name"] = name.strip()
+        # The prefix keeps our keys apart from those of other code using the same Stripe account.
+        idempotency_key = "billing-portal-customer-" + hashlib.sha256(user_key.encode()).hexdigest()
+        try:
+            with stripe_errors():
+                customer = self.client().v1.customers.create(
+                    params,
+                    {"api_key": self.api_key(), "idempotency_key": idempotency_key},
+                )
+        except stripe.IdempotencyError:
+            # Same key, other parameters: an earlier attempt (whose mapping write failed) had
+            # other claims. Stripe frees the key after 24 hours; until then creating would fail.
+            logger.warning("Stripe refused to replay the customer creation with other claims")
+            raise UpstreamUnavailable(
+                "The billing account is still being set up; try again later.", retry_after=60
+            ) from None
+        return str(customer.id)
 
 
 @contextmanager

@@ -60,23 +60,58 @@ _CfnLoader.add_multi_constructor(
 )
 
 
-def table_definition() -> dict[str, Any]:
-    """The customers table's key schema from template.yaml, so tests and deploys cannot drift."""
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+def load_template() -> dict[str, Any]:
+    """template.yaml as data; intrinsic functions (!Ref, !If...) become their plain arguments."""
+    template: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506
+    return template
+
+
+class _TableLoader(_CfnLoader):
+    """Like _CfnLoader, but keeps `!Ref Name` as {"Ref": "Name"} so parameters can be resolved."""
+
+
+_TableLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})
+
+
+def table_definition(key: str | None = None) -> dict[str, Any]:
+    """The customers table's key schema from template.yaml, so tests and deploys cannot drift.
+
+    The key's name is the template's CustomersTableKey parameter: its default, or `key` (what a
+    deploy with CustomersTableKey=<key> creates).
+    """
+    template = yaml.load(TEMPLATE.read_text(), Loader=_TableLoader)  # noqa: S506 - SafeLoader subclass
     props = template["Resources"]["CustomersTable"]["Properties"]
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            if key is not None and value["Ref"] == "CustomersTableKey":
+                return key
+            return template["Parameters"][value["Ref"]]["Default"]
+        return value
+
+    def resolved(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{name: resolve(value) for name, value in item.items()} for item in items]
+
     return {
-        "KeySchema": props["KeySchema"],
-        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": resolved(props["KeySchema"]),
+        "AttributeDefinitions": resolved(props["AttributeDefinitions"]),
         "BillingMode": "PAY_PER_REQUEST",
     }
 
 
-def create_table(dynamodb: Any, name: str = DEMO_TABLE) -> None:
-    dynamodb.create_table(TableName=name, **table_definition())
+def create_table(dynamodb: Any, name: str = DEMO_TABLE, key: str | None = None) -> None:
+    dynamodb.create_table(TableName=name, **table_definition(key))
 
 
-def put_customer(dynamodb: Any, user_key: str, customer_id: str, table: str = DEMO_TABLE) -> None:
-    key = table_definition()["KeySchema"][0]["AttributeName"]
-    dynamodb.put_item(
-        TableName=table, Item={key: {"S": user_key}, "stripe_customer_id": {"S": customer_id}}
-    )
+def put_customer(
+    dynamodb: Any,
+    user_key: str,
+    customer_id: str,
+    table: str = DEMO_TABLE,
+    *,
+    key: str | None = None,
+    attribute: str = "stripe_customer_id",
+) -> None:
+    """Map a user to a customer: key and attribute as CUSTOMERS_TABLE_KEY/CUSTOMER_ID_ATTRIBUTE."""
+    key = key or table_definition()["KeySchema"][0]["AttributeName"]
+    dynamodb.put_item(TableName=table, Item={key: {"S": user_key}, attribute: {"S": customer_id}})
