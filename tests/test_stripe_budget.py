@@ -3,19 +3,17 @@ before the invocation does."""
 
 from __future__ import annotations
 
-import pytest
 import stripe_budget
 from stripe_budget import RESERVE, plan
 
 
-@pytest.mark.parametrize("remaining_ms", range(0, 30_001, 100))
-def test_the_worst_case_always_ends_before_the_invocation(remaining_ms: int) -> None:
-    attempts = plan(remaining_ms)
+def test_the_worst_case_always_ends_before_the_invocation() -> None:
+    for remaining_ms in range(0, 30_001, 50):
+        attempts = plan(remaining_ms)
 
-    if attempts is not None:
-        assert attempts.worst_case + RESERVE <= remaining_ms / 1000 + 1e-9
-        assert attempts.connect_timeout > 0
-        assert attempts.read_timeout > 0
+        if attempts is not None:
+            assert attempts.worst_case + RESERVE <= remaining_ms / 1000 + 1e-9, remaining_ms
+            assert min(attempts.connect_timeout, attempts.read_timeout) > 0
 
 
 def test_with_the_templates_timeout_a_failed_attempt_gets_one_full_size_retry() -> None:
