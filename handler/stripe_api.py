@@ -1,4 +1,5 @@
-"""Stripe: one client per container, the secret key, and what Stripe's errors mean for callers."""
+"""Stripe: one connection pool per container, clients sized to the time left, the secret key,
+and what Stripe's errors mean for callers."""
 
 from __future__ import annotations
 
