@@ -7,6 +7,7 @@ and then answered with a 500 problem on every request instead of crashing the co
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import boto3
@@ -18,7 +19,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from customers import CustomerTable
-from errors import MethodNotAllowed, NotFound, Problem, ServerMisconfigured
+from errors import (
+    ForbiddenOrigin,
+    MethodNotAllowed,
+    NoBillingAccount,
+    NotFound,
+    Problem,
+    ServerMisconfigured,
+    Unauthenticated,
+    UpstreamUnavailable,
+)
 from http_responses import portal_response, problem_response
 from params import parse_request
 from portal import Portal
@@ -32,6 +42,22 @@ app = APIGatewayHttpResolver()
 
 ROUTE = "/billing/portal"
 
+# Every request ends in one outcome metric; an answer that has none (say a CORS preflight) is
+# fine, not worth a UserWarning in the logs.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+# DynamoDB answers a GetItem in milliseconds in-region, so short timeouts turn a sick endpoint
+# into a quick 503 and leave the rest of the 10 s budget to Stripe. Worst case: 2 attempts x
+# (0.5 s connect + 1 s read) + at most 1 s of throttling backoff = 4 s. "standard" retries
+# throttling, 5xx and network errors with jittered backoff and a retry quota that stops retrying
+# when most calls fail (an outage isn't made worse); "adaptive" would add client-side rate
+# limiting that may sleep before sending, a wait this time budget cannot afford.
+DYNAMODB_CONFIG = Config(
+    connect_timeout=0.5,
+    read_timeout=1.0,
+    retries={"mode": "standard", "total_max_attempts": 2},
+)
+
 
 def _build() -> tuple[Settings | None, Portal | None]:
     try:
@@ -39,14 +65,19 @@ def _build() -> tuple[Settings | None, Portal | None]:
     except SettingsError as exc:
         logger.error(f"Invalid settings, every request will get a 500: {exc}")
         return None, None
-    dynamodb = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
+    dynamodb = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
     customers = CustomerTable(
         dynamodb,
         settings.customers_table,
         settings.customers_table_key,
         settings.customer_id_attribute,
     )
-    return settings, Portal(settings, customers, StripeApi(settings))
+    return settings, Portal(settings, customers, StripeApi(settings, remaining_ms=_remaining_ms))
+
+
+def _remaining_ms() -> int:
+    """The invocation's time left: Stripe's retries and timeouts are planned to fit in it."""
+    return int(app.lambda_context.get_remaining_time_in_millis())
 
 
 SETTINGS, PORTAL = _build()
@@ -61,7 +92,7 @@ def billing_portal() -> Response:
     logger.append_keys(user=user.key_hash)
     request = parse_request(event, SETTINGS.allowed_origins)
     url = PORTAL.session_url(user, request)
-    metrics.add_metric(name="PortalSessionCreated", unit=MetricUnit.Count, value=1)
+    session_created(flow="home")
     return portal_response(url, event.headers.get("accept"))
 
 
@@ -72,13 +103,14 @@ def other_methods() -> Response:
 
 @app.not_found
 def not_found(_: Exception) -> Response:
-    return _problem(NotFound(f"Nothing here; the endpoint is {ROUTE}."))
+    return handle_problem(NotFound(f"Nothing here; the endpoint is {ROUTE}."))
 
 
 @app.exception_handler(Problem)
 def handle_problem(problem: Problem) -> Response:
     if problem.status >= 500:
         logger.warning("Request failed", extra={"problem": problem.slug})
+    _count_problem(problem)
     return _problem(problem)
 
 
@@ -86,7 +118,35 @@ def handle_problem(problem: Problem) -> Response:
 def handle_unexpected(exc: Exception) -> Response:
     # A bug, not a request problem: the operator needs the traceback; the caller gets a 500.
     logger.exception("Unhandled error", extra={"error": type(exc).__name__})
+    _outcome("UnhandledErrors")
     return _problem(Problem("Something went wrong; it has been logged."))
+
+
+def session_created(flow: str) -> None:
+    """Count a created portal session by its flow ("home" for the portal's home page)."""
+    _outcome("PortalSessionCreated", flow=flow)
+
+
+def _count_problem(problem: Problem) -> None:
+    if isinstance(problem, UpstreamUnavailable):
+        _outcome("UpstreamFailures", upstream=problem.upstream, reason=problem.reason)
+    elif isinstance(problem, (Unauthenticated, ForbiddenOrigin)):
+        _outcome("AuthFailures")
+    elif isinstance(problem, NoBillingAccount):
+        _outcome("MissingBillingAccounts")
+    elif isinstance(problem, ServerMisconfigured):
+        _outcome("Misconfigurations")
+    else:
+        _outcome("RejectedRequests", problem=problem.slug)
+
+
+def _outcome(metric: str, **dimensions: str) -> None:
+    """The request's one outcome: a metric (with these dimensions) and trace annotations."""
+    tracer.put_annotation(key="outcome", value=metric)
+    for name, value in dimensions.items():
+        metrics.add_dimension(name=name, value=value or "unknown")
+        tracer.put_annotation(key=name, value=value or "unknown")
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
 def _problem(problem: Problem) -> Response:
@@ -102,7 +162,8 @@ def _problem(problem: Problem) -> Response:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
-@tracer.capture_lambda_handler
+# capture_response=False: the response holds the session URL, which must not reach X-Ray.
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from dynamodb_errors import dynamodb_errors
 from errors import ServerMisconfigured
 
 CUSTOMER_ID = re.compile(r"^(cus|acct)_[A-Za-z0-9]+$")
@@ -36,12 +37,13 @@ class CustomerTable:
 
     def find(self, user_key: str) -> Customer | None:
         """The user's customer, or None when the user has no item (one GetItem, few attributes)."""
-        item = self._client.get_item(
-            TableName=self._table,
-            Key={self._key: {"S": user_key}},
-            ProjectionExpression="#customer, portal_configuration, on_behalf_of",
-            ExpressionAttributeNames={"#customer": self._attribute},
-        ).get("Item")
+        with dynamodb_errors():
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={self._key: {"S": user_key}},
+                ProjectionExpression="#customer, portal_configuration, on_behalf_of",
+                ExpressionAttributeNames={"#customer": self._attribute},
+            ).get("Item")
         # An item without the attribute is a user with no customer yet (tables users already
         # have hold other attributes too).
         if item is None or self._attribute not in item:
@@ -58,15 +60,16 @@ class CustomerTable:
         replace the whole item; SET touches only the customer attribute.
         """
         _check_id(customer_id)
-        try:
-            response = self._client.update_item(
-                **self._set(user_key, customer_id),
-                ConditionExpression="attribute_not_exists(#customer)",
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
-            return self._customer(exc.response["Item"])
+        with dynamodb_errors():
+            try:
+                response = self._client.update_item(
+                    **self._set(user_key, customer_id),
+                    ConditionExpression="attribute_not_exists(#customer)",
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except self._client.exceptions.ConditionalCheckFailedException as exc:
+                return self._customer(exc.response["Item"])
         return self._customer(response["Attributes"])
 
     def relink(self, user_key: str, customer_id: str) -> str | None:

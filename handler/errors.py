@@ -81,6 +81,18 @@ class ServerMisconfigured(Problem):
 
 class UpstreamUnavailable(Problem):
     status, slug, title = 503, "upstream-unavailable", "Service temporarily unavailable"
+    DEFAULT_RETRY_AFTER: ClassVar[int] = 2
 
-    def __init__(self, detail: str, *, retry_after: int = 2) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+        upstream: str = "",
+        reason: str = "",
+    ) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
+        # Which dependency failed and how ("stripe"/"dynamodb", "throttled", "timeout"...):
+        # for the operator's metrics and traces, never shown to the caller.
+        self.upstream = upstream
+        self.reason = reason

@@ -1,13 +1,19 @@
-"""Stripe: one client per container, the secret key, and what Stripe's errors mean for callers."""
+"""Stripe: one connection pool per container, clients sized to the time left, the secret key,
+and what Stripe's errors mean for callers."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import logging
+import math
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import requests
 import stripe
+import stripe_budget
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -17,17 +23,28 @@ from flows import ENDED_STATUSES, Subscription
 from settings import Settings
 
 logger = Logger(child=True)
+# The SDK's DEBUG lines carry request and response bodies (emails, session URLs); never let a
+# debugging log level put them in the logs.
+logging.getLogger("stripe").setLevel(logging.INFO)
 
 KEY_CACHE_SECONDS = 300
 SECRETS_MANAGER_PREFIXES = ("arn:aws:secretsmanager:", "secretsmanager:")
+# Outside a Lambda request (scripts, unit use) plan for the template's 10 s timeout.
+DEFAULT_REMAINING_MS = 10_000
+# Stripe's own Retry-After is honoured within these bounds (seconds).
+RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1, 60
 
 
 class StripeApi:
     """Creates portal sessions; built once per container so its connection pool is reused."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, remaining_ms: Callable[[], int] | None = None) -> None:
         self._settings = settings
-        self._client: stripe.StripeClient | None = None
+        # The Lambda's time left (context.get_remaining_time_in_millis), read at each call.
+        self._remaining_ms = remaining_ms or (lambda: DEFAULT_REMAINING_MS)
+        # One connection pool per container, shared by every client made below: a warm
+        # invocation reuses the open TCP/TLS connection to Stripe instead of dialling again.
+        self._session = requests.Session()
 
     def api_key(self) -> str:
         """The secret key: STRIPE_API_KEY locally, else SSM or Secrets Manager, cached."""
@@ -44,15 +61,28 @@ class StripeApi:
             raise ServerMisconfigured("The payment provider is not configured.") from None
 
     def client(self) -> stripe.StripeClient:
-        if self._client is None:
-            base = {"api": self._settings.stripe_api_base} if self._settings.stripe_api_base else {}
-            self._client = stripe.StripeClient(
-                api_key=self.api_key(),
-                base_addresses=base,  # type: ignore[arg-type]
-                max_network_retries=1,
-                http_client=stripe.RequestsClient(timeout=(2, 4)),
+        """A client whose retries and timeouts fit in the time left now.
+
+        Call it right before each request and don't keep it: the SDK's timeout is fixed per
+        HTTP client, so each call gets its own (cheap, ~75 us) client on the shared session.
+        """
+        plan = stripe_budget.plan(self._remaining_ms())
+        if plan is None:
+            logger.warning("No time left to call Stripe", extra={"upstream_reason": "no-time"})
+            raise UpstreamUnavailable(
+                "The payment provider did not answer in time; try again shortly.",
+                upstream="stripe",
+                reason="no-time",
             )
-        return self._client
+        base = {"api": self._settings.stripe_api_base} if self._settings.stripe_api_base else {}
+        return stripe.StripeClient(
+            api_key=self.api_key(),
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=plan.retries,
+            http_client=stripe.RequestsClient(
+                timeout=(plan.connect_timeout, plan.read_timeout), session=self._session
+            ),
+        )
 
     def create_portal_session(self, params: dict[str, Any]) -> str:
         """The new session's URL."""
@@ -117,36 +147,78 @@ class StripeApi:
             # other claims. Stripe frees the key after 24 hours; until then creating would fail.
             logger.warning("Stripe refused to replay the customer creation with other claims")
             raise UpstreamUnavailable(
-                "The billing account is still being set up; try again later.", retry_after=60
+                "The billing account is still being set up; try again later.",
+                retry_after=60,
+                upstream="stripe",
+                reason="idempotency",
             ) from None
         return str(customer.id)
 
 
 @contextmanager
 def stripe_errors() -> Iterator[None]:
-    """Turn the SDK's errors into problems; operators get the details in the log."""
+    """Turn the SDK's errors into problems; operators get the details in the log.
+
+    Only what identifies the failure is logged (error class, HTTP status, Stripe's code, param
+    and request id), never the key; Stripe's message only with emails and keys blanked out,
+    since Stripe echoes parameter values in it.
+    """
     try:
         yield
     except (stripe.AuthenticationError, stripe.PermissionError) as exc:
-        logger.error("Stripe rejected our API key", extra={"stripe_error": type(exc).__name__})
+        logger.error("Stripe rejected our API key", extra=_described(exc))
         raise ServerMisconfigured(
             "The payment provider rejected this server's credentials."
         ) from None
-    except (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError) as exc:
-        logger.warning("Stripe unavailable", extra={"stripe_error": type(exc).__name__})
-        raise UpstreamUnavailable(
-            "The payment provider is not answering; try again shortly."
-        ) from None
+    except stripe.RateLimitError as exc:
+        raise _unavailable(exc, "rate-limited") from None
+    except stripe.APIConnectionError as exc:
+        timed_out = isinstance(exc.__cause__, requests.Timeout)
+        raise _unavailable(exc, "timeout" if timed_out else "connection") from None
+    except stripe.APIError as exc:
+        raise _unavailable(exc, "error") from None
     except stripe.InvalidRequestError as exc:
         if exc.code == "resource_missing" and exc.param in ("customer", "customer_account"):
             logger.warning("Mapped Stripe customer does not exist at Stripe")
             raise NoBillingAccount("The billing account on file no longer exists.") from None
-        logger.error(
-            "Stripe refused the portal session request",
-            extra={
-                "stripe_code": exc.code,
-                "stripe_param": exc.param,
-                "stripe_message": exc.user_message,
-            },
-        )
+        # Our request or our Stripe account's setup (no portal configuration, flow not enabled).
+        logger.error("Stripe refused the request: check the Stripe setup", extra=_described(exc))
         raise ServerMisconfigured("The payment provider refused this server's request.") from None
+
+
+def _unavailable(exc: stripe.StripeError, reason: str) -> UpstreamUnavailable:
+    logger.warning("Stripe unavailable", extra={**_described(exc), "upstream_reason": reason})
+    return UpstreamUnavailable(
+        "The payment provider is not answering; try again shortly.",
+        retry_after=_retry_after(exc),
+        upstream="stripe",
+        reason=reason,
+    )
+
+
+def _retry_after(exc: stripe.StripeError) -> int:
+    """Stripe's Retry-After (seconds), bounded; our default when it gave none."""
+    headers = {name.lower(): value for name, value in (exc.headers or {}).items()}
+    try:
+        seconds = math.ceil(float(headers["retry-after"]))
+    except (KeyError, ValueError, OverflowError):
+        return UpstreamUnavailable.DEFAULT_RETRY_AFTER
+    return max(RETRY_AFTER_MIN, min(seconds, RETRY_AFTER_MAX))
+
+
+_EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
+_KEY = re.compile(r"\b[sr]k_(?:live|test)_\S*")
+
+
+def _described(exc: stripe.StripeError) -> dict[str, Any]:
+    error = exc.error
+    message = str(getattr(error, "message", None) or "")
+    return {
+        "stripe_error": type(exc).__name__,
+        "stripe_status": exc.http_status,
+        "stripe_type": getattr(error, "type", None),
+        "stripe_code": exc.code,
+        "stripe_param": getattr(error, "param", None),
+        "stripe_request_id": exc.request_id,
+        "stripe_message": _KEY.sub("[key]", _EMAIL.sub("[email]", message)) or None,
+    }

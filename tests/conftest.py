@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import logging
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import boto3
@@ -19,6 +21,92 @@ from local.harness import DEMO_SETTINGS, EVENTS, LambdaContext, create_table, pu
 from tests.fake_stripe import FakeStripe
 
 Invoke = Callable[..., dict[str, Any]]
+
+
+# --- Leak scan ------------------------------------------------------------------------------
+# Every test, whoever wrote it, has everything it printed or logged searched for secrets and
+# personal data: the contract allows none of these in a log line or an error body.
+
+
+def _event_credentials() -> set[str]:
+    """Authorization and Cookie values in events/*.json, and the tokens inside them."""
+    found: set[str] = set()
+    for path in EVENTS.glob("*.json"):
+        data = json.loads(path.read_text())
+        values = [v for k, v in data.get("headers", {}).items() if k in ("authorization", "cookie")]
+        for value in [*values, *data.get("cookies", [])]:
+            found.update({value, value.split(" ", 1)[-1], value.split("=", 1)[-1]})
+    return {value for value in found if len(value) >= 16}
+
+
+LEAKS = {
+    "a Stripe secret key": re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]+"),
+    "a portal session URL": re.compile(r"/p/session/"),
+    # Any address but the one in the stripe SDK's own connection-error message.
+    "an email address": re.compile(
+        r"(?<![\w.%+-])(?!support@stripe\.com)[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    ),
+    "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    "a bearer token": re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{20,}"),
+}
+if _event_credentials():
+    LEAKS["a credential from events/"] = re.compile("|".join(map(re.escape, _event_credentials())))
+
+
+def find_leaks(texts: Iterable[str]) -> list[str]:
+    """What leaked, one line each (the match cut short, so the report leaks no more)."""
+    return [
+        f"{what}: {match.group(0)[:12]}..."
+        for text in texts
+        for what, pattern in LEAKS.items()
+        for match in pattern.finditer(text)
+    ]
+
+
+def _record_texts(records: Iterable[logging.LogRecord]) -> Iterator[str]:
+    for record in records:
+        yield record.getMessage()
+        yield repr(vars(record))  # extra keys and the raw args
+        if record.exc_info:
+            yield logging.Formatter().formatException(record.exc_info)
+
+
+def check_no_leaks(out: str, err: str, records: Iterable[logging.LogRecord]) -> None:
+    leaks = find_leaks([out, err, *_record_texts(records)])
+    if leaks:
+        pytest.fail("secrets or personal data in the output:\n" + "\n".join(leaks))
+
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is now. pytest swaps sys.stdout for each test's capture,
+    while powertools' Logger keeps the stream it was created with (a closed one, later)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def _service_logs_to_current_stdout() -> None:
+    for handler in logging.getLogger(DEMO_SETTINGS["POWERTOOLS_SERVICE_NAME"]).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.stream = _CurrentStdout()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fails any test whose stdout/stderr (powertools writes JSON there) or log records hold a
+    key, a token, a session URL or an email address."""
+    # capfd sees what is written to the file descriptors, whoever holds the stream; a test that
+    # asked for capsys keeps it (the two cannot be used together).
+    capture = request.getfixturevalue("capsys" if "capsys" in request.fixturenames else "capfd")
+    _service_logs_to_current_stdout()
+    caplog.set_level(logging.INFO)  # the level the template ships
+    yield
+    out, err = capture.readouterr()
+    records = [*caplog.get_records("setup"), *caplog.get_records("call")]
+    check_no_leaks(out, err, records)
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +152,11 @@ def load_app() -> Any:
     """The handler module loaded fresh, as on a Lambda cold start with the current environment."""
     parameters.clear_caches()
     if "app" in sys.modules:
-        return importlib.reload(sys.modules["app"])
-    return importlib.import_module("app")
+        module = importlib.reload(sys.modules["app"])
+    else:
+        module = importlib.import_module("app")
+    _service_logs_to_current_stdout()
+    return module
 
 
 @pytest.fixture
@@ -77,8 +168,13 @@ def app(dynamodb: Any) -> Any:
 def invoke(app: Any) -> Invoke:
     """Call the real lambda_handler with an events/ file, changed as the test says."""
 
-    def call(name: str = "home", **changes: Any) -> dict[str, Any]:
-        return app.lambda_handler(event(name, **changes), LambdaContext())
+    def call(name: str = "home", *, remaining_ms: int = 10_000, **changes: Any) -> dict[str, Any]:
+        response: dict[str, Any] = app.lambda_handler(
+            event(name, **changes), LambdaContext(remaining_ms=remaining_ms)
+        )
+        if response.get("headers", {}).get("Content-Type") == "application/problem+json":
+            assert find_leaks([response["body"]]) == []
+        return response
 
     return call
 

@@ -1,0 +1,325 @@
+"""When Stripe or DynamoDB fail: bounded retries, our 503 (with Retry-After) or 500, no leaks.
+
+Through the real lambda_handler; Stripe is the stand-in over real HTTP (fail_next, drop_next,
+delay), DynamoDB is moto, a closed loopback port, or a loopback server answering errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from local.harness import LambdaContext
+from tests.conftest import Invoke, check_no_leaks, event, find_leaks, load_app, problem
+from tests.fake_dynamodb import FailingDynamoDB
+from tests.fake_stripe import FakeStripe
+
+SESSIONS = "/v1/billing_portal/sessions"
+
+
+def stripe_attempts(fake: FakeStripe) -> int:
+    return len(fake.calls("POST", SESSIONS))
+
+
+def assert_unavailable(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 503
+    assert problem(response)["type"].endswith("upstream-unavailable")
+    assert int(response["headers"]["Retry-After"]) >= 1
+
+
+def metrics_emitted(capfd: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF metrics printed so far: name and dimensions (the output is leak-checked here,
+    since reading it takes it away from the autouse scan)."""
+    out = capfd.readouterr().out
+    assert find_leaks([out]) == []
+    found = []
+    for line in out.splitlines():
+        blob = json.loads(line) if line.startswith('{"_aws"') else None
+        if blob:
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                dimensions = {d: blob[d] for group in directive["Dimensions"] for d in group}
+                found += [{"name": m["Name"], **dimensions} for m in directive["Metrics"]]
+    return found
+
+
+# --- Stripe ---------------------------------------------------------------------------------
+
+
+def test_a_stripe_500_is_retried_with_the_same_idempotency_key_and_the_user_gets_the_portal(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.fail_next(500, path_prefix=SESSIONS)
+
+    response = invoke("home")
+
+    assert response["statusCode"] == 303
+    first, second = fake_stripe.calls("POST", SESSIONS)
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+
+
+def test_a_stripe_that_keeps_failing_is_a_503_after_the_retries_that_fit(
+    invoke: Invoke,
+    customer: str,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_stripe.fail_next(500, times=10, path_prefix=SESSIONS)
+
+    response = invoke("home")
+
+    assert_unavailable(response)
+    assert stripe_attempts(fake_stripe) == 2  # one retry fits in 10 s of 4 s attempts
+    assert not any(r.exc_info for r in caplog.records)  # expected: no stack trace
+    assert {"name": "UpstreamFailures", "service": "billing-portal", "upstream": "stripe",
+            "reason": "error"} in metrics_emitted(capfd)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"), [(None, "2"), (7, "7"), (0.2, "1"), (86400, "60")]
+)
+def test_stripe_rate_limiting_is_a_503_passing_on_its_retry_after_within_bounds(
+    invoke: Invoke,
+    customer: str,
+    fake_stripe: FakeStripe,
+    retry_after: float | None,
+    expected: str,
+) -> None:
+    fake_stripe.fail_next(429, path_prefix=SESSIONS, retry_after=retry_after)
+
+    response = invoke("home")
+
+    assert_unavailable(response)
+    assert response["headers"]["Retry-After"] == expected
+    assert stripe_attempts(fake_stripe) == 1  # Stripe asks for less traffic: no retry
+
+
+def test_a_dropped_connection_is_retried(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.drop_next(path_prefix=SESSIONS)
+
+    response = invoke("home")
+
+    assert response["statusCode"] == 303
+    assert stripe_attempts(fake_stripe) == 2
+
+
+def test_connections_that_keep_dropping_are_a_503(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.drop_next(times=10, path_prefix=SESSIONS)
+
+    assert_unavailable(invoke("home"))
+
+
+def test_a_stripe_slower_than_the_time_left_is_a_503_not_a_lambda_timeout(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe, capfd: pytest.CaptureFixture[str]
+) -> None:
+    fake_stripe.delay = 3.0  # longer than the whole invocation has left
+
+    response = invoke("home", remaining_ms=1500)
+
+    assert_unavailable(response)
+    assert stripe_attempts(fake_stripe) == 1
+    assert {"name": "UpstreamFailures", "service": "billing-portal", "upstream": "stripe",
+            "reason": "timeout"} in metrics_emitted(capfd)  # fmt: skip
+
+
+def test_with_no_time_left_stripe_is_not_called_at_all(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    response = invoke("home", remaining_ms=600)
+
+    assert_unavailable(response)
+    assert fake_stripe.calls() == []
+
+
+def test_stripe_rejecting_our_key_is_a_500_and_the_key_is_in_no_log_or_body(
+    monkeypatch: pytest.MonkeyPatch,
+    customer: str,
+    fake_stripe: FakeStripe,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_revoked4Kq8Zr2")  # not one the stand-in knows
+
+    response = load_app().lambda_handler(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("server-misconfigured")
+    assert "revoked" not in response["body"]
+    [line] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert vars(line)["stripe_error"] == "AuthenticationError"
+    assert stripe_attempts(fake_stripe) == 1
+    # ... and the autouse leak scan fails the test if sk_test_revoked... was logged anywhere.
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"), [(403, "invalid_request_error"), (400, "invalid_request_error")]
+)
+def test_stripe_refusing_our_setup_is_a_500_with_a_line_for_the_operator(
+    invoke: Invoke,
+    customer: str,
+    fake_stripe: FakeStripe,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    error_type: str,
+) -> None:
+    # 403: a restricted key without the portal permission; 400: e.g. no portal configuration
+    # saved in the dashboard, or a flow the configuration does not enable.
+    fake_stripe.fail_next(status, error_type=error_type, path_prefix=SESSIONS)
+
+    response = invoke("home")
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("server-misconfigured")
+    [line] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert vars(line)["stripe_status"] == status
+    assert vars(line)["stripe_request_id"].startswith("req_")
+
+
+def test_a_customer_deleted_at_stripe_is_the_no_billing_account_404(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.delete_customer(customer)
+
+    response = invoke("home")
+
+    assert response["statusCode"] == 404
+    assert problem(response)["type"].endswith("no-billing-account")
+
+
+def test_warm_invocations_share_one_connection_to_stripe(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    responses = [invoke("home") for _ in range(20)]
+
+    assert {r["statusCode"] for r in responses} == {303}
+    assert fake_stripe.connections == 1
+
+
+# --- DynamoDB -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_with_dynamodb_at(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Callable:
+    """The handler, cold-started with its DynamoDB endpoint at `url` (no moto)."""
+
+    def start(url: str) -> Any:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
+        return load_app()
+
+    return start
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_dynamodb_is_a_503_and_stripe_is_not_called(
+    app_with_dynamodb_at: Callable, fake_stripe: FakeStripe, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = app_with_dynamodb_at(f"http://127.0.0.1:{closed_port()}")
+
+    response = app.lambda_handler(event("home"), LambdaContext())
+
+    assert_unavailable(response)
+    assert fake_stripe.calls() == []
+    assert not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "reason"),
+    [
+        (400, "ProvisionedThroughputExceededException", "throttled"),
+        (400, "ThrottlingException", "throttled"),
+        (400, "RequestLimitExceeded", "throttled"),
+        (500, "InternalServerError", "error"),
+    ],
+)
+def test_throttled_or_failing_dynamodb_is_a_503_after_one_retry(
+    app_with_dynamodb_at: Callable,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    status: int,
+    error: str,
+    reason: str,
+) -> None:
+    with FailingDynamoDB(status, error) as dynamodb:
+        app = app_with_dynamodb_at(dynamodb.url)
+
+        response = app.lambda_handler(event("home"), LambdaContext())
+
+    assert_unavailable(response)
+    assert dynamodb.requests == 2  # total_max_attempts
+    assert fake_stripe.calls() == []
+    assert {"name": "UpstreamFailures", "service": "billing-portal", "upstream": "dynamodb",
+            "reason": reason} in metrics_emitted(capfd)  # fmt: skip
+
+
+def test_a_missing_table_is_a_500_for_the_operator(
+    app_with_dynamodb_at: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    with FailingDynamoDB(400, "ResourceNotFoundException") as dynamodb:
+        app = app_with_dynamodb_at(dynamodb.url)
+
+        response = app.lambda_handler(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("server-misconfigured")
+    assert dynamodb.requests == 1  # not retried: it won't get better
+    assert any("CUSTOMERS_TABLE" in r.getMessage() for r in caplog.records)
+
+
+# --- Metrics and the leak scan ----------------------------------------------------------------
+
+
+def test_each_outcome_is_counted_once(
+    invoke: Invoke, customer: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    invoke("home")
+    invoke("home", claims={"sub": "nobody"})
+    invoke("no-identity")
+    invoke("foreign-return-url")
+
+    assert metrics_emitted(capfd) == [
+        {"name": "PortalSessionCreated", "service": "billing-portal", "flow": "home"},
+        {"name": "MissingBillingAccounts", "service": "billing-portal"},
+        {"name": "AuthFailures", "service": "billing-portal"},
+        {"name": "RejectedRequests", "service": "billing-portal", "problem": "invalid-parameter"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "sk_live_51Habc",
+        "https://billing.stripe.com/p/session/test_abc",
+        "jane.doe+billing@example.co.uk",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        "Bearer abcdefghijklmnopqrstuvwxyz0123",
+    ],
+)
+def test_the_leak_scan_catches_each_kind_of_secret(leak: str) -> None:
+    assert find_leaks([f"some log line {leak} and more"]) != []
+
+
+def test_the_leak_scan_fails_a_test_that_logs_a_token(
+    app: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    authorization = event("home")["headers"]["authorization"]
+    app.logger.info("oops", extra={"header": authorization})  # the real logger, to stdout
+    out, err = capfd.readouterr()
+
+    with pytest.raises(pytest.fail.Exception, match="a JWT"):
+        check_no_leaks(out, err, [])
+    with pytest.raises(pytest.fail.Exception, match="a credential from events/"):
+        check_no_leaks("", "", caplog.records)
+    caplog.clear()  # taken back, so that the autouse scan of this very test passes
