@@ -370,8 +370,8 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m local.server",
         description="Serve a demo page with a Billing button in front of the real handler.",
         epilog="Any setting the handler reads (PORTAL_CONFIGURATION_ID, ERROR_REDIRECT_URL, "
-        "LOG_LEVEL...) can be set in the environment. STRIPE_API_KEY=sk_test_... uses Stripe's "
-        "test mode instead of the local stand-in; live keys are refused.",
+        "POWERTOOLS_LOG_LEVEL...) can be set in the environment. STRIPE_API_KEY=sk_test_... "
+        "uses Stripe's test mode instead of the local stand-in; live keys are refused.",
     )
     parser.add_argument("--port", type=int, default=3000, help="HTTP port (0: any free port)")
     parser.add_argument("--user", default=DEMO_USER, help="the signed-in user's key (sub claim)")
