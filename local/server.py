@@ -13,15 +13,18 @@ GET / serves the demo page (local/demo.html).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -138,20 +141,19 @@ class DevServer:
     def start(self) -> DevServer:
         port, dynamodb_port, stripe_port = self._ports
         self._stripe_key = stripe_test_key()  # refuse a live key before anything starts
-        try:
+        with _listening("--port", port):
             self._httpd = _HttpServer(("127.0.0.1", port), self)
-        except OSError as exc:
-            raise LocalServerError(
-                f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
-                "pick another --port, or --port 0 for any free one."
-            ) from None
         try:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+            with _listening("--dynamodb-port", dynamodb_port):
+                # moto binds in its own thread and would wait forever if that failed.
+                socket.create_server(("127.0.0.1", dynamodb_port)).close()
             self._moto = ThreadedMotoServer("127.0.0.1", dynamodb_port, verbose=False)
             self._moto.start()
             self._moto_url = "http://{}:{}".format(*self._moto.get_host_and_port())
             if self._stripe_key is None:
-                self._fake = FakeStripe(stripe_port).start()
+                with _listening("--stripe-port", stripe_port):
+                    self._fake = FakeStripe(stripe_port).start()
             self._saved_environ = dict(os.environ)
             self._configure_environment()
             self._seed()
@@ -182,7 +184,10 @@ class DevServer:
             # moto keeps its tables in the process, across servers: leave none behind, as
             # mock_aws does when it ends.
             reset = f"{self._moto_url}/moto-api/reset"  # our own loopback server
-            with urllib.request.urlopen(urllib.request.Request(reset, method="POST")):  # noqa: S310
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(urllib.request.Request(reset, method="POST")),  # noqa: S310
+            ):
                 pass
             self._moto.stop()
             self._moto = None
@@ -312,6 +317,17 @@ class DevServer:
                 "Ctrl-C stops it.",
             ]
         )
+
+
+@contextlib.contextmanager
+def _listening(flag: str, port: int) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise LocalServerError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+            f"pick another {flag}, or {flag} 0 for any free port."
+        ) from None
 
 
 def _load_handler() -> Any:

@@ -8,6 +8,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from local.harness import ROOT
-from local.server import SNIPPET_API, SNIPPET_RETURN_URL, DevServer
+from local.server import SNIPPET_API, SNIPPET_RETURN_URL, DevServer, LocalServerError
 from tests.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
 
 PROBLEM = "tag:billing-portal,2026:problem/"
@@ -165,6 +166,16 @@ def test_stopping_closes_every_port_and_restores_the_environment(
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(url, timeout=5)  # noqa: S310
     assert dict(os.environ) == before
+
+
+def test_a_port_in_use_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(LocalServerError, match=f"127.0.0.1:{port}.*--dynamodb-port"):
+            DevServer(port=0, dynamodb_port=port).start()
+        with pytest.raises(LocalServerError, match=f"127.0.0.1:{port}.*--port"):
+            DevServer(port=port).start()
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:
