@@ -25,7 +25,7 @@ outside it), so concurrent requests with one key also end in one object.
 
 Python API (all thread-safe):
 
-``FakeStripe()``; ``.start() -> self``, ``.stop()``, or ``with FakeStripe() as fake:``
+``FakeStripe(port=0)``; ``.start() -> self``, ``.stop()``, or ``with FakeStripe() as fake:``
 ``.url``                       ``http://127.0.0.1:<port>`` (no trailing slash)
 ``.api_keys: set[str]``        accepted secret keys, default ``{"sk_test_fake"}``
 ``.default_configuration``     the ``bpc_...`` reported when a session names none
@@ -370,13 +370,14 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: FakeStripe) -> None:
+    def __init__(self, fake: FakeStripe, port: int) -> None:
         self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
 
 class FakeStripe:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        self.port = port  # 0: any free port
         self.api_keys: set[str] = {DEFAULT_API_KEY}
         self.default_configuration = _new_id("bpc_")
         self.delay = 0.0
@@ -390,7 +391,7 @@ class FakeStripe:
 
     def start(self) -> FakeStripe:
         if self._server is None:
-            self._server = _Server(self)
+            self._server = _Server(self, self.port)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.05},

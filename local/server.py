@@ -1,0 +1,434 @@
+"""The whole product on one machine, no Docker or AWS: a local server with a Billing button.
+
+    python3 -m uv run python -m local.server             # then open http://127.0.0.1:3000/
+    python3 -m uv run python -m local.server --port 0    # any free port
+
+It plays API Gateway in front of the real lambda_handler (local/apigw.py): every request to
+/billing/portal becomes an HTTP API event signed in as the demo user. DynamoDB is moto's server
+with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
+stand-in (tests/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
+GET / serves the demo page (local/demo.html).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import html
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import stripe
+from moto.server import ThreadedMotoServer
+
+from local.apigw import HttpResponse, http_api_event, http_response
+from local.harness import (
+    DEMO_SETTINGS,
+    DEMO_TABLE,
+    DEMO_USER,
+    ROOT,
+    LambdaContext,
+    create_table,
+    put_customer,
+)
+from tests.fake_stripe import DEFAULT_API_KEY, FakeStripe
+
+logger = logging.getLogger("local.server")
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_NAME = "Demo User"
+DEMO_PRICE = "price_basic"
+ROUTE = "/billing/portal"
+JSON = ("Content-Type", "application/json")
+PAGE = Path(__file__).with_name("demo.html")
+# The README's frontend snippets name these example hosts; the demo page is those snippets with
+# both pointed at this server.
+SNIPPET_API = "https://api.example.com"
+SNIPPET_RETURN_URL = "https://app.example.com/settings"
+# This server owns the AWS side: nothing it runs may reach a real AWS account.
+DROPPED_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "STRIPE_API_KEY_PARAM",
+    "CUSTOMERS_TABLE_KEY",
+    "CUSTOMER_ID_ATTRIBUTE",
+)
+
+
+class LocalServerError(Exception):
+    """Why the server cannot start, in one sentence for the person who started it."""
+
+
+def stripe_test_key() -> str | None:
+    """STRIPE_API_KEY when it is a test-mode key, None (use the stand-in) when unset."""
+    key = os.environ.get("STRIPE_API_KEY", "").strip()
+    if not key:
+        return None
+    if "_live_" in key:
+        raise LocalServerError(
+            "STRIPE_API_KEY is a live-mode key; the local server only takes test-mode keys "
+            "(sk_test_...), so that a demo click never touches real customers."
+        )
+    if not key.startswith(("sk_test_", "rk_test_")):
+        raise LocalServerError("STRIPE_API_KEY must be a Stripe test-mode key (sk_test_...).")
+    return key
+
+
+class DevServer:
+    """Start with .start() and serve with .serve_forever(), or run in a thread with `with`."""
+
+    def __init__(
+        self,
+        port: int = 3000,
+        *,
+        user: str = DEMO_USER,
+        email: str = DEMO_EMAIL,
+        seed: bool = True,
+        dynamodb_port: int = 0,
+        stripe_port: int = 0,
+    ) -> None:
+        self.user, self.email, self.seed = user, email, seed
+        self.customer_id: str | None = None
+        self._ports = (port, dynamodb_port, stripe_port)
+        self._stripe_key: str | None = None
+        self._httpd: _HttpServer | None = None
+        self._moto: ThreadedMotoServer | None = None
+        self._moto_url = ""
+        self._fake: FakeStripe | None = None
+        self._saved_environ: dict[str, str] | None = None
+        self._thread: threading.Thread | None = None
+        self._handler: Any = None
+        # Lambda runs one request at a time per environment, and powertools' resolver keeps the
+        # current event in a module-level object: concurrent calls would see each other's event.
+        self._handler_lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("DevServer is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def dynamodb_url(self) -> str:
+        return self._moto_url
+
+    @property
+    def stripe(self) -> FakeStripe | None:
+        """The local Stripe stand-in, or None when talking to Stripe's test mode."""
+        return self._fake
+
+    # lifecycle
+
+    def start(self) -> DevServer:
+        port, dynamodb_port, stripe_port = self._ports
+        self._stripe_key = stripe_test_key()  # refuse a live key before anything starts
+        with _listening("--port", port):
+            self._httpd = _HttpServer(("127.0.0.1", port), self)
+        try:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+            with _listening("--dynamodb-port", dynamodb_port):
+                # moto binds in its own thread and would wait forever if that failed.
+                socket.create_server(("127.0.0.1", dynamodb_port)).close()
+            self._moto = ThreadedMotoServer("127.0.0.1", dynamodb_port, verbose=False)
+            self._moto.start()
+            self._moto_url = "http://{}:{}".format(*self._moto.get_host_and_port())
+            if self._stripe_key is None:
+                with _listening("--stripe-port", stripe_port):
+                    self._fake = FakeStripe(stripe_port).start()
+            self._saved_environ = dict(os.environ)
+            self._configure_environment()
+            self._seed()
+            self._handler = _load_handler()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def serve_forever(self) -> None:
+        if self._httpd is None:
+            raise RuntimeError("DevServer is not started")
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        """Stop everything that started; safe to call more than once."""
+        if self._httpd is not None:
+            if self._thread is not None:
+                self._httpd.shutdown()
+                self._thread.join()
+                self._thread = None
+            self._httpd.server_close()
+            self._httpd = None
+        if self._fake is not None:
+            self._fake.stop()
+            self._fake = None
+        if self._moto is not None:
+            # moto keeps its tables in the process, across servers: leave none behind, as
+            # mock_aws does when it ends.
+            reset = f"{self._moto_url}/moto-api/reset"  # our own loopback server
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(urllib.request.Request(reset, method="POST")),  # noqa: S310
+            ):
+                pass
+            self._moto.stop()
+            self._moto = None
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
+
+    def __enter__(self) -> DevServer:
+        self.start()
+        self._thread = threading.Thread(target=self.serve_forever, name="local-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _configure_environment(self) -> None:
+        """The handler's settings: the environment's, on top of demo defaults, except what this
+        server owns (its DynamoDB, its origins, and Stripe unless a test key is given)."""
+        own_origins = f"http://localhost:{self.port},http://127.0.0.1:{self.port}"
+        user_origins = os.environ.get("ALLOWED_ORIGINS", "").strip()
+        defaults = {
+            **DEMO_SETTINGS,
+            "DEFAULT_RETURN_URL": self.url,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        owned = {
+            "ALLOWED_ORIGINS": f"{user_origins},{own_origins}" if user_origins else own_origins,
+            "CUSTOMERS_TABLE": DEMO_TABLE,
+            "AWS_ENDPOINT_URL_DYNAMODB": self._moto_url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+        if self._fake is not None:
+            owned |= {"STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": self._fake.url}
+        for name in DROPPED_VARIABLES:
+            os.environ.pop(name, None)
+        for name, value in defaults.items():
+            if not os.environ.get(name, "").strip():
+                os.environ[name] = value
+        os.environ.update(owned)
+
+    def _seed(self) -> None:
+        dynamodb = boto3.client("dynamodb")
+        create_table(dynamodb)
+        if not self.seed:
+            return
+        self.customer_id = self._create_customer()
+        put_customer(dynamodb, self.user, self.customer_id)
+
+    def _create_customer(self) -> str:
+        """The demo customer, made through the SDK at whichever Stripe the handler will use."""
+        base = os.environ.get("STRIPE_API_BASE")
+        client = stripe.StripeClient(
+            os.environ["STRIPE_API_KEY"],
+            base_addresses={"api": base} if base else {},
+        )
+        try:
+            customer = client.v1.customers.create(
+                {"email": self.email, "name": DEMO_NAME, "metadata": {"user_key": self.user}}
+            )
+        except stripe.StripeError as exc:
+            raise LocalServerError(
+                f"Stripe refused to create the demo customer ({type(exc).__name__}: "
+                f"{exc.user_message or 'no message'})."
+            ) from None
+        if self._fake is not None:
+            # A live subscription, so the subscription flows have something to act on.
+            self._fake.add_subscription(customer=customer.id, items=((DEMO_PRICE, 1),))
+        return customer.id
+
+    # requests
+
+    def claims(self) -> dict[str, str]:
+        """What API Gateway's JWT authorizer passes on for the signed-in demo user (as strings)."""
+        now = int(time.time())
+        return {
+            "sub": self.user,
+            "email": self.email,
+            "name": DEMO_NAME,
+            "iss": "local.server",
+            "aud": "billing-portal-local",
+            "token_use": "id",
+            "iat": str(now),
+            "exp": str(now + 3600),
+        }
+
+    def invoke(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, ip: str
+    ) -> HttpResponse:
+        event = http_api_event(method, target, headers, body, claims=self.claims(), source_ip=ip)
+        request_id = event["requestContext"]["requestId"]
+        try:
+            with self._handler_lock:
+                result = self._handler(event, LambdaContext())
+        except Exception:
+            # What API Gateway answers when the function itself crashes.
+            logger.exception("The handler raised")
+            return HttpResponse(500, [JSON], b'{"message":"Internal Server Error"}')
+        return http_response(result, request_id)
+
+    def page(self, host: str | None) -> bytes:
+        """The demo page, its snippets pointed at the origin the browser is using."""
+        origins = {f"localhost:{self.port}", f"127.0.0.1:{self.port}"}
+        origin = f"http://{host}" if host in origins else self.url.rstrip("/")
+        text = PAGE.read_text(encoding="utf-8")
+        text = text.replace(SNIPPET_API, origin).replace(SNIPPET_RETURN_URL, f"{origin}/")
+        return text.replace("{{USER}}", html.escape(self.user)).encode("utf-8")
+
+    def banner(self) -> str:
+        if self._fake is not None:
+            stripe_line = f"local stand-in at {self._fake.url} (tests/fake_stripe.py)"
+        else:
+            stripe_line = "Stripe test mode (STRIPE_API_KEY)"
+        customer = f"{self.user} -> {self.customer_id}" if self.customer_id else "not seeded"
+        return "\n".join(
+            [
+                f"billing-portal local server: open {self.url}",
+                f"  signed in as  {self.user} ({self.email})",
+                f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
+                f"  DynamoDB      moto at {self._moto_url}, table {DEMO_TABLE} ({customer})",
+                f"  Stripe        {stripe_line}",
+                "Ctrl-C stops it.",
+            ]
+        )
+
+
+@contextlib.contextmanager
+def _listening(flag: str, port: int) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise LocalServerError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+            f"pick another {flag}, or {flag} 0 for any free port."
+        ) from None
+
+
+def _load_handler() -> Any:
+    """The real lambda_handler, loaded (or reloaded) with the environment just set."""
+    handler_dir = str(ROOT / "handler")
+    if handler_dir not in sys.path:
+        sys.path.insert(0, handler_dir)
+    if "app" in sys.modules:
+        return importlib.reload(sys.modules["app"]).lambda_handler
+    return importlib.import_module("app").lambda_handler
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], dev: DevServer) -> None:
+        self.dev = dev
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    server_version = "billing-portal-local"
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        dev = self.server.dev
+        if path == ROUTE:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = list(self.headers.items())
+            answer = dev.invoke(self.command, self.path, headers, body, self.client_address[0])
+        elif path == "/" and self.command in ("GET", "HEAD"):
+            content_type = ("Content-Type", "text/html; charset=utf-8")
+            page = dev.page(self.headers.get("Host"))
+            answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
+        else:  # API Gateway's answer for a route it does not have
+            answer = HttpResponse(404, [JSON], b'{"message":"Not Found"}')
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.server",
+        description="Serve a demo page with a Billing button in front of the real handler.",
+        epilog="Any setting the handler reads (PORTAL_CONFIGURATION_ID, ERROR_REDIRECT_URL, "
+        "POWERTOOLS_LOG_LEVEL...) can be set in the environment. STRIPE_API_KEY=sk_test_... "
+        "uses Stripe's test mode instead of the local stand-in; live keys are refused.",
+    )
+    parser.add_argument("--port", type=int, default=3000, help="HTTP port (0: any free port)")
+    parser.add_argument("--user", default=DEMO_USER, help="the signed-in user's key (sub claim)")
+    parser.add_argument("--email", default=DEMO_EMAIL, help="the signed-in user's email claim")
+    parser.add_argument(
+        "--no-seed", action="store_true", help="leave the table empty: the user has no customer"
+    )
+    parser.add_argument(
+        "--dynamodb-port", type=int, default=0, help="moto's port (events/env.json uses 5000)"
+    )
+    parser.add_argument(
+        "--stripe-port", type=int, default=0, help="the stand-in's port (events/env.json: 12111)"
+    )
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    server = DevServer(
+        args.port,
+        user=args.user,
+        email=args.email,
+        seed=not args.no_seed,
+        dynamodb_port=args.dynamodb_port,
+        stripe_port=args.stripe_port,
+    )
+    try:
+        server.start()
+        print(server.banner(), flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    except LocalServerError as exc:
+        raise SystemExit(f"local.server: {exc}") from None
+    finally:
+        # The terminal signals uv and python alike, and uv passes signals on: the same Ctrl-C
+        # can arrive twice, and the second must not cut the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        server.stop()
+    print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

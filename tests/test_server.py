@@ -1,0 +1,236 @@
+"""The local server (local/server.py) over real HTTP: its demo page, and the real handler behind
+/billing/portal with moto's server and the Stripe stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.harness import ROOT
+from local.server import SNIPPET_API, SNIPPET_RETURN_URL, DevServer, LocalServerError
+from tests.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
+
+PROBLEM = "tag:billing-portal,2026:problem/"
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # hand the 3xx back to the test as it is
+
+
+OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def request(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, data=data, headers=headers or {})  # noqa: S310
+    try:
+        with OPENER.open(req, timeout=10) as res:
+            return res.status, dict(res.headers), res.read()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, dict(err.headers), err.read()
+
+
+def form_post(server: DevServer, **fields: str) -> tuple[int, dict[str, str], bytes]:
+    body = urllib.parse.urlencode(fields).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": BROWSER_ACCEPT}
+    return request(f"{server.url}billing/portal", body, headers)
+
+
+def stand_in(server: DevServer) -> FakeStripe:
+    assert server.stripe is not None
+    return server.stripe
+
+
+@pytest.fixture(scope="class")
+def server() -> Iterator[DevServer]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("STRIPE_API_KEY", raising=False)  # the stand-in, whatever the shell has
+        with DevServer(port=0) as running:
+            yield running
+
+
+class TestDemoServer:
+    """One server for these tests (moto holds one set of tables per process, so the tests below
+    start their own servers after this one has stopped)."""
+
+    def test_get_root_serves_the_demo_page_with_a_billing_form(self, server: DevServer) -> None:
+        status, headers, body = request(server.url)
+
+        assert status == 200
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        page = body.decode()
+        assert f'<form method="POST" action="{server.url}billing/portal">' in page
+        assert f'name="return_url" value="{server.url}"' in page
+        assert "<button>Billing</button>" in page
+
+    def test_demo_page_uses_the_readme_frontend_snippets(self, server: DevServer) -> None:
+        """What a user copies from the README is exactly what the demo page runs."""
+        readme = (ROOT / "README.md").read_text()
+        frontend = readme.split("## Using it from a frontend", 1)[1]
+        form = re.search(r"```html\n(.*?)```", frontend, re.S)
+        script = re.search(r"```js\n(.*?)```", frontend, re.S)
+        assert form and script, "the README's frontend section lost its html/js snippets"
+        origin = server.url.rstrip("/")
+
+        page = request(server.url)[2].decode()
+
+        def here(snippet: str) -> str:
+            return snippet.replace(SNIPPET_API, origin).replace(SNIPPET_RETURN_URL, server.url)
+
+        assert here(form.group(1)) in page
+        assert textwrap.indent(here(script.group(1)), "  ") in page
+
+    def test_billing_form_post_answers_303_to_the_stand_in_portal(self, server: DevServer) -> None:
+        status, headers, _ = form_post(server, return_url=server.url)
+
+        assert status == 303
+        assert headers["Cache-Control"] == "no-store"
+        portal = headers["Location"]
+        assert portal.startswith(f"{stand_in(server).url}/p/session/")
+        # The session is the signed-in demo user's, and its return link comes back to the page.
+        session = list(stand_in(server).sessions.values())[-1]
+        assert session["customer"] == server.customer_id
+        assert session["return_url"] == server.url
+        page_status, _, page = request(portal)
+        assert page_status == 200
+        assert f"<title>{PORTAL_PAGE_TITLE}</title>" in page.decode()
+
+    def test_fetch_in_json_mode_gets_the_portal_url(self, server: DevServer) -> None:
+        body = json.dumps({"return_url": f"http://localhost:{server.port}/account"}).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+
+        status, response_headers, answer = request(f"{server.url}billing/portal", body, headers)
+
+        assert status == 200
+        assert response_headers["Content-Type"] == "application/json"
+        assert json.loads(answer)["url"].startswith(f"{stand_in(server).url}/p/session/")
+
+    def test_hostile_return_url_gets_the_400_problem(self, server: DevServer) -> None:
+        status, headers, body = request(
+            f"{server.url}billing/portal?return_url=https://evil.example/",
+            headers={"Accept": BROWSER_ACCEPT},
+        )
+
+        assert status == 400
+        assert headers["Content-Type"] == "application/problem+json"
+        problem = json.loads(body)
+        assert problem["type"] == PROBLEM + "invalid-parameter"
+        assert [e["parameter"] for e in problem["errors"]] == ["return_url"]
+        assert problem["instance"] == headers["Apigw-Requestid"]
+
+    def test_paths_other_than_the_route_are_api_gateways_404(self, server: DevServer) -> None:
+        status, _, body = request(f"{server.url}billing")
+
+        assert status == 404
+        assert json.loads(body) == {"message": "Not Found"}
+
+
+def test_no_seed_leaves_the_user_without_a_billing_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with DevServer(port=0, seed=False) as empty:
+        status, _, body = form_post(empty, return_url=empty.url)
+
+    assert status == 404
+    assert json.loads(body)["type"] == PROBLEM + "no-billing-account"
+
+
+def test_stopping_closes_every_port_and_restores_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    before = dict(os.environ)
+    with DevServer(port=0) as running:
+        urls = [running.url, running.dynamodb_url, stand_in(running).url]
+        assert request(running.url)[0] == 200
+
+    for url in urls:
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(url, timeout=5)  # noqa: S310
+    assert dict(os.environ) == before
+
+
+def test_a_port_in_use_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(LocalServerError, match=f"127.0.0.1:{port}.*--dynamodb-port"):
+            DevServer(port=0, dynamodb_port=port).start()
+        with pytest.raises(LocalServerError, match=f"127.0.0.1:{port}.*--port"):
+            DevServer(port=port).start()
+
+
+def _start(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "local.server", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _environment(**changes: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
+    return {**env, **changes}
+
+
+def test_live_stripe_key_is_refused_with_a_clear_message() -> None:
+    proc = _start(_environment(STRIPE_API_KEY="sk_live_123"))
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode != 0
+    assert "live-mode key" in err
+    assert "Traceback" not in err
+
+
+def test_sigterm_stops_the_server_cleanly() -> None:
+    proc = _start(_environment())
+    try:
+        url = _wait_for_url(proc)
+        assert request(url)[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    assert proc.returncode == 0
+    assert out.rstrip().endswith("Stopped.")
+    assert "Traceback" not in err
+
+
+def _wait_for_url(proc: subprocess.Popen[str]) -> str:
+    """The URL the server prints once it is ready."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60  # a guard against hanging, not a timing assertion
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 1)
+        if ready:
+            line = proc.stdout.readline()
+            match = re.search(r"open (http://\S+)", line)
+            if match:
+                return match.group(1)
+            if not line:
+                break
+    raise AssertionError(f"the server did not start: {proc.stderr.read() if proc.stderr else ''}")
