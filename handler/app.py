@@ -92,7 +92,7 @@ def billing_portal() -> Response:
     logger.append_keys(user=user.key_hash)
     request = parse_request(event, SETTINGS.allowed_origins)
     url = PORTAL.session_url(user, request)
-    session_created(flow="home")
+    session_created(flow=request.flow or "home")
     return portal_response(url, event.headers.get("accept"))
 
 

@@ -297,6 +297,20 @@ def test_each_outcome_is_counted_once(
     ]
 
 
+def test_sessions_are_counted_by_flow(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe, capfd: pytest.CaptureFixture[str]
+) -> None:
+    invoke("flow-payment_method_update")
+
+    assert metrics_emitted(capfd) == [
+        {
+            "name": "PortalSessionCreated",
+            "service": "billing-portal",
+            "flow": "payment_method_update",
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     "leak",
     [
