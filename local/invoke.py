@@ -43,7 +43,10 @@ def main() -> None:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         dynamodb = boto3.client("dynamodb")
         create_table(dynamodb)
-        put_customer(dynamodb, DEMO_USER, stripe.add_customer(email="demo@example.com"))
+        customer = stripe.add_customer(email="demo@example.com")
+        put_customer(dynamodb, DEMO_USER, customer)
+        # One live single-item subscription, so the subscription_* flow events have one to act on.
+        stripe.add_subscription(customer=customer)
         sys.path.insert(0, str(ROOT / "handler"))
         handler = importlib.import_module("app").lambda_handler
 
