@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 import boto3
-from auth import identify
+import cors
+from auth import identify, token_verifier
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -50,6 +51,8 @@ def _build() -> tuple[Settings | None, Portal | None]:
 
 
 SETTINGS, PORTAL = _build()
+# Built once: its JWKS key cache lives as long as the container.
+VERIFIER = token_verifier(SETTINGS) if SETTINGS else None
 
 
 @app.route(ROUTE, method=["GET", "POST"])
@@ -57,12 +60,19 @@ def billing_portal() -> Response:
     if SETTINGS is None or PORTAL is None:
         raise ServerMisconfigured("This endpoint is not configured correctly.")
     event = app.current_event
-    user = identify(event, SETTINGS)
+    user = identify(event, SETTINGS, VERIFIER)
     logger.append_keys(user=user.key_hash)
     request = parse_request(event, SETTINGS.allowed_origins)
     url = PORTAL.session_url(user, request)
     metrics.add_metric(name="PortalSessionCreated", unit=MetricUnit.Count, value=1)
     return portal_response(url, event.headers.get("accept"))
+
+
+@app.route(ROUTE, method=["OPTIONS"])
+def preflight() -> Response:
+    if SETTINGS is None:
+        raise ServerMisconfigured("This endpoint is not configured correctly.")
+    return cors.preflight(app.current_event.headers, SETTINGS.allowed_origins)
 
 
 @app.route(ROUTE, method=["PUT", "PATCH", "DELETE", "HEAD"])
@@ -107,6 +117,11 @@ def _problem(problem: Problem) -> Response:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     response = app.resolve(event, context)
+    if SETTINGS is not None:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        response.setdefault("headers", {}).update(
+            cors.response_headers(headers, SETTINGS.allowed_origins)
+        )
     http = event.get("requestContext", {}).get("http", {})
     logger.info(
         "request",
