@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import cors
 import jwt
 import pytest
+import yaml
 from settings import Settings, SettingsError
 
-from local.harness import DEMO_SETTINGS, LambdaContext
+from local.harness import DEMO_SETTINGS, TEMPLATE, LambdaContext, _CfnLoader
 from tests.conftest import event, load_app, problem
 from tests.fake_stripe import FakeStripe
 from tests.jwks_server import ISSUER, Issuer
@@ -322,3 +324,15 @@ def test_incomplete_auth_settings_fail_at_start_naming_the_setting(
 ) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_environ({**DEMO_SETTINGS, **changes})
+
+
+def test_the_templates_cors_agrees_with_the_function() -> None:
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    api = template["Resources"]["BillingApi"]["Properties"]["DefinitionBody"]
+    config = api["x-amazon-apigateway-cors"]
+
+    assert config["allowOrigins"] == [",", "AllowedOrigins"]  # !Split [",", !Ref AllowedOrigins]
+    assert ", ".join(config["allowMethods"]) == cors.ALLOW_METHODS
+    assert ", ".join(config["allowHeaders"]) == cors.ALLOW_HEADERS
+    assert config["allowCredentials"] is True
+    assert str(config["maxAge"]) == cors.MAX_AGE_SECONDS
