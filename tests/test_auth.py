@@ -215,6 +215,38 @@ def test_without_an_issuer_no_token_is_trusted(
     assert issuer.fetches == 0
 
 
+def test_an_unreachable_issuer_is_a_503_to_retry_not_a_401(
+    handler: Any, issuer: Issuer, dynamodb_calls: list[str]
+) -> None:
+    issuer.failing = True
+
+    response = call(handler, bearer=issuer.token())
+
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"] == "10"
+    assert problem(response)["type"].endswith("/upstream-unavailable")
+    assert dynamodb_calls == []
+
+
+def test_tokens_never_reach_the_logs(
+    handler: Any, issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = issuer.token()
+    expired = issuer.token(issuer.claims(exp=int(time.time()) - 120))
+    forged = issuer.token(kid="forged")
+
+    call(handler, bearer=good)
+    call(handler, cookie=expired, headers={"origin": APP_ORIGIN})
+    call(handler, bearer=forged)
+
+    # Every record with all its structured fields, as the JSON log line would carry them.
+    logs = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert logs.count("'status': 401") == 2
+    for token in (good, expired, forged):
+        assert token not in logs
+        assert token.split(".")[2] not in logs
+
+
 # --- CSRF for cookie sessions -----------------------------------------------------------------
 
 
