@@ -117,10 +117,9 @@ def _problem(problem: Problem) -> Response:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     response = app.resolve(event, context)
-    if SETTINGS is not None:
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if SETTINGS is not None:  # on every answer, errors included, so the frontend can read it
         response.setdefault("headers", {}).update(
-            cors.response_headers(headers, SETTINGS.allowed_origins)
+            cors.response_headers(event.get("headers") or {}, SETTINGS.allowed_origins)
         )
     http = event.get("requestContext", {}).get("http", {})
     logger.info(

@@ -3,8 +3,9 @@
 Both answer "may this web origin talk to us?" from ALLOWED_ORIGINS. Hand-written because
 powertools' CORSConfig answers every preflight 204 (even from origins it does not allow) and
 always allows X-Amz-* headers, while the contract wants a 403 and template.yaml allows exactly
-the headers below. Behind API Gateway the HttpApi's CorsConfiguration (same values) answers
-preflights itself and replaces these headers; they matter for function URLs and `sam local`.
+the headers below. Behind API Gateway, the HttpApi's CORS settings in template.yaml (the same
+values) answer preflights and replace these headers; these matter for function URLs and
+`sam local`. Header names are looked up lower-case, as payload format 2.0 delivers them.
 """
 
 from __future__ import annotations
