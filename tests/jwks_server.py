@@ -20,17 +20,24 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import get_default_algorithms
 
 ISSUER = "https://issuer.example.test/pool"
 JWKS_PATH = "/.well-known/jwks.json"
+# How to make a private key for each signing algorithm the tests use.
+KEY_MAKERS = {
+    "RS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    "PS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    "ES256": lambda: ec.generate_private_key(ec.SECP256R1()),
+    "EdDSA": ed25519.Ed25519PrivateKey.generate,
+}
 
 
 class Issuer:
     def __init__(self, issuer: str = ISSUER) -> None:
         self.issuer = issuer
-        self.keys: dict[str, RSAPrivateKey] = {}  # kid -> private key, all published
+        self.keys: dict[str, tuple[str, Any]] = {}  # kid -> (alg, private key), all published
         self.kid = ""
         self.failing = False
         self.delay = 0.0  # seconds the JWKS endpoint waits before answering
@@ -40,13 +47,13 @@ class Issuer:
         self.jwks_url = f"http://127.0.0.1:{self._server.server_address[1]}{JWKS_PATH}"
         self.rotate()
 
-    def rotate(self, *, withdraw_old: bool = False) -> str:
+    def rotate(self, *, algorithm: str = "RS256", withdraw_old: bool = False) -> str:
         """Publish a new key and sign with it from now on (old keys stay published unless
         withdrawn)."""
         if withdraw_old:
             self.keys.clear()
         kid = f"key-{uuid.uuid4().hex[:8]}"
-        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.keys[kid] = (algorithm, KEY_MAKERS[algorithm]())
         self.kid = kid
         return kid
 
@@ -58,14 +65,14 @@ class Issuer:
         return {name: value for name, value in claims.items() if value is not None}
 
     def token(self, claims: dict[str, Any] | None = None, **header: Any) -> str:
-        """A token signed RS256 with the current key; header entries may override kid/alg."""
+        """A token signed with the current key; a `kid` given here goes into the header only."""
         headers = {"kid": self.kid, **header}
-        key = self.keys[headers["kid"]] if headers["kid"] in self.keys else self.keys[self.kid]
-        return jwt.encode(claims or self.claims(), key, algorithm="RS256", headers=headers)
+        algorithm, key = self.keys[self.kid]
+        return jwt.encode(claims or self.claims(), key, algorithm=algorithm, headers=headers)
 
     def public_pem(self) -> bytes:
         return (
-            self.keys[self.kid]
+            self.keys[self.kid][1]
             .public_key()
             .public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -74,9 +81,9 @@ class Issuer:
 
     def jwks(self) -> dict[str, Any]:
         keys = []
-        for kid, private in self.keys.items():
-            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
-            keys.append({**jwk, "kid": kid, "alg": "RS256", "use": "sig"})
+        for kid, (algorithm, private) in self.keys.items():
+            jwk = json.loads(get_default_algorithms()[algorithm].to_jwk(private.public_key()))
+            keys.append({**jwk, "kid": kid, "alg": algorithm, "use": "sig"})
         return {"keys": keys}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import jwt
 import pytest
 from errors import Unauthenticated, UpstreamUnavailable
 from tokens import KEYS_MAX_AGE_SECONDS, REFETCH_INTERVAL_SECONDS, SigningKeys, TokenVerifier
@@ -157,3 +158,22 @@ def test_a_withdrawn_key_stops_working_once_the_keys_are_refreshed(
     assert "does not publish" in rejected(verifier, old)
     assert verifier.verify(issuer.token())["sub"] == "demo-user"
     assert issuer.fetches == 2
+
+
+@pytest.mark.parametrize("algorithm", ["PS256", "ES256", "EdDSA"])
+def test_other_asymmetric_algorithms_are_accepted(
+    verifier: TokenVerifier, issuer: Issuer, algorithm: str
+) -> None:
+    issuer.rotate(algorithm=algorithm)
+
+    assert verifier.verify(issuer.token())["sub"] == "demo-user"
+
+
+def test_a_token_whose_alg_differs_from_its_keys_is_refused(
+    verifier: TokenVerifier, issuer: Issuer
+) -> None:
+    issuer.rotate(algorithm="PS256")
+    rs256_key = issuer.keys[issuer.kid][1]
+    token = jwt.encode(issuer.claims(), rs256_key, algorithm="RS256", headers={"kid": issuer.kid})
+
+    assert "algorithm" in rejected(verifier, token)
