@@ -102,7 +102,9 @@ class SigningKeys:
         self._attempted_at = self._clock()
         try:
             keys = self._client.get_signing_keys()
-        except jwt.PyJWTError as exc:
+        # PyJWKClient wraps HTTP errors in PyJWTError but lets a body that is not JSON
+        # (ValueError) or a connection reset mid-read (OSError) through.
+        except (jwt.PyJWTError, OSError, ValueError) as exc:
             # The keys we already know stay: an outage of the issuer must not log everyone out.
             logger.warning(
                 "Could not fetch the issuer's signing keys",

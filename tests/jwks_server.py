@@ -39,7 +39,8 @@ class Issuer:
         self.issuer = issuer
         self.keys: dict[str, tuple[str, Any]] = {}  # kid -> (alg, private key), all published
         self.kid = ""
-        self.failing = False
+        self.failing = False  # JWKS answers 500
+        self.garbled = False  # JWKS answers 200 with a body that is not JSON
         self.delay = 0.0  # seconds the JWKS endpoint waits before answering
         self.fetches = 0
         self._lock = threading.Lock()
@@ -98,6 +99,8 @@ class Issuer:
                     status, body = (404 if self.path != JWKS_PATH else 500), b"{}"
                 else:
                     status, body = 200, json.dumps(issuer.jwks()).encode()
+                if issuer.garbled:
+                    body = b"<html>Service Unavailable</html>"
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

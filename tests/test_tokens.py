@@ -137,6 +137,23 @@ def test_no_keys_at_all_is_a_503_retried_once_per_interval(
     assert issuer.fetches == 2
 
 
+def test_a_jwks_answer_that_is_not_json_is_an_outage_not_a_crash(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    known = issuer.token()
+    issuer.garbled = True
+
+    with pytest.raises(UpstreamUnavailable):
+        verifier.verify(known)
+
+    issuer.garbled = False
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+    verifier.verify(known)
+    issuer.garbled = True
+    clock.advance(KEYS_MAX_AGE_SECONDS)
+    assert verifier.verify(known)["sub"] == "demo-user"
+
+
 def test_a_slow_jwks_endpoint_is_given_up_on(issuer: Issuer, clock: Clock) -> None:
     issuer.delay = 2.0
     keys = SigningKeys(issuer.jwks_url, clock=clock, timeout=0.2)
