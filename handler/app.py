@@ -11,7 +11,8 @@ import warnings
 from typing import Any
 
 import boto3
-from auth import identify
+import cors
+from auth import identify, token_verifier
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -81,6 +82,8 @@ def _remaining_ms() -> int:
 
 
 SETTINGS, PORTAL = _build()
+# Built once: its JWKS key cache lives as long as the container.
+VERIFIER = token_verifier(SETTINGS) if SETTINGS else None
 
 
 @app.route(ROUTE, method=["GET", "POST"])
@@ -88,12 +91,19 @@ def billing_portal() -> Response:
     if SETTINGS is None or PORTAL is None:
         raise ServerMisconfigured("This endpoint is not configured correctly.")
     event = app.current_event
-    user = identify(event, SETTINGS)
+    user = identify(event, SETTINGS, VERIFIER)
     logger.append_keys(user=user.key_hash)
     request = parse_request(event, SETTINGS.allowed_origins)
     url = PORTAL.session_url(user, request)
     session_created(flow=request.flow or "home")
     return portal_response(url, event.headers.get("accept"))
+
+
+@app.route(ROUTE, method=["OPTIONS"])
+def preflight() -> Response:
+    if SETTINGS is None:
+        raise ServerMisconfigured("This endpoint is not configured correctly.")
+    return cors.preflight(app.current_event.headers, SETTINGS.allowed_origins)
 
 
 @app.route(ROUTE, method=["PUT", "PATCH", "DELETE", "HEAD"])
@@ -168,6 +178,10 @@ def _problem(problem: Problem) -> Response:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     response = app.resolve(event, context)
+    if SETTINGS is not None:  # on every answer, errors included, so the frontend can read it
+        response.setdefault("headers", {}).update(
+            cors.response_headers(event.get("headers") or {}, SETTINGS.allowed_origins)
+        )
     http = event.get("requestContext", {}).get("http", {})
     logger.info(
         "request",

@@ -1,4 +1,10 @@
-"""Who is asking: the user's identity from the request, as a user key and its claims."""
+"""Who is asking: the user's identity from the request, as a user key and its claims.
+
+Claims come from API Gateway's JWT authorizer when it ran; otherwise, when AUTH_JWT_ISSUER is
+set, from a token verified here, taken from `Authorization: Bearer` or the AUTH_COOKIE_NAME
+cookie. Only cookie requests get the CSRF origin check: a browser never attaches an
+Authorization header to a cross-site request on its own.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from cors import check_cookie_request
 from errors import Unauthenticated
 from settings import Settings
+from tokens import SigningKeys, TokenVerifier, invalid_token
 
 
 @dataclass(frozen=True)
@@ -22,18 +30,54 @@ class User:
         return hashlib.sha256(self.key.encode()).hexdigest()[:16]
 
 
-def identify(event: APIGatewayProxyEventV2, settings: Settings) -> User:
-    """The authenticated user, or Unauthenticated (401)."""
+def token_verifier(settings: Settings) -> TokenVerifier | None:
+    """The in-function verifier when AUTH_JWT_ISSUER is set; build it once per container."""
+    if not settings.auth_jwt_issuer:
+        return None
+    jwks_url = settings.auth_jwks_url or (
+        settings.auth_jwt_issuer.rstrip("/") + "/.well-known/jwks.json"
+    )
+    return TokenVerifier(
+        settings.auth_jwt_issuer, settings.auth_jwt_audience, SigningKeys(jwks_url)
+    )
+
+
+def identify(
+    event: APIGatewayProxyEventV2, settings: Settings, verifier: TokenVerifier | None = None
+) -> User:
+    """The authenticated user, or Unauthenticated (401) / ForbiddenOrigin (403)."""
     claims = _authorizer_claims(event)
     if claims is None:
-        # In-function JWT verification (AUTH_JWT_ISSUER) plugs in here.
-        raise Unauthenticated("This endpoint needs a signed-in user.")
+        claims = _verified_claims(event, settings, verifier)
     key = claims.get(settings.user_id_claim)
     if not isinstance(key, str) or not key:
-        raise Unauthenticated(f"The token has no '{settings.user_id_claim}' claim.")
+        raise invalid_token(f"The token has no '{settings.user_id_claim}' claim.")
     return User(key=key, claims=claims)
 
 
 def _authorizer_claims(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:
     """Claims API Gateway's JWT authorizer already verified, when it ran."""
     return event.request_context.authorizer.jwt_claim or None
+
+
+def _verified_claims(
+    event: APIGatewayProxyEventV2, settings: Settings, verifier: TokenVerifier | None
+) -> dict[str, Any]:
+    if verifier is None:
+        raise Unauthenticated("This endpoint needs a signed-in user.")
+    token = _bearer_token(event.headers.get("authorization"))
+    if token is None and settings.auth_cookie_name:
+        token = event.resolved_cookies_field.get(settings.auth_cookie_name) or None
+        if token is not None:
+            # Before verifying: a forged cross-site request learns nothing about the cookie.
+            check_cookie_request(event.headers, settings.allowed_origins)
+    if token is None:
+        raise Unauthenticated("This endpoint needs a signed-in user (no token was sent).")
+    return verifier.verify(token)
+
+
+def _bearer_token(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -14,7 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from urls import check_redirect_url, parse_origin
+from urls import LOCAL_HOSTS, check_redirect_url, parse_origin
 
 
 class SettingsError(Exception):
@@ -81,6 +82,24 @@ class Settings(BaseModel):
                     raise ValueError(f"{name}: {exc}") from None
         if not self.stripe_api_key and not self.stripe_api_key_param:
             raise ValueError("set STRIPE_API_KEY_PARAM (or STRIPE_API_KEY for local use)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Settings:
+        if self.auth_jwt_issuer is None:
+            for name, value in (
+                ("AUTH_JWKS_URL", self.auth_jwks_url),
+                ("AUTH_COOKIE_NAME", self.auth_cookie_name),
+            ):
+                if value:
+                    raise ValueError(f"{name} needs AUTH_JWT_ISSUER, which is not set")
+            return self
+        # Without an audience, any app's token from the same issuer (user pool) would pass.
+        if not self.auth_jwt_audience:
+            raise ValueError("AUTH_JWT_AUDIENCE is required when AUTH_JWT_ISSUER is set")
+        jwks = urlsplit(self.auth_jwks_url or "")
+        if jwks.scheme == "http" and jwks.hostname not in LOCAL_HOSTS:
+            raise ValueError("AUTH_JWKS_URL must use https (http is only for localhost)")
         return self
 
     @classmethod

@@ -1,0 +1,368 @@
+"""Who is asking, end to end: tokens verified in the function (bearer and cookie), every attack a
+401 that reaches neither DynamoDB nor Stripe, the cookie CSRF check, CORS and preflights.
+
+Real v2 events through the real lambda_handler; the issuer is tests/jwks_server.py (keys made
+here, JWKS over HTTP on 127.0.0.1), DynamoDB is moto, Stripe is the stand-in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import cors
+import jwt
+import pytest
+import yaml
+from settings import Settings, SettingsError
+
+from local.harness import DEMO_SETTINGS, TEMPLATE, LambdaContext, _CfnLoader
+from tests.conftest import event, load_app, problem
+from tests.fake_stripe import FakeStripe
+from tests.jwks_server import ISSUER, Issuer
+
+APP_ORIGIN = "https://app.example.com"
+COOKIE = "session"
+INVALID_TOKEN = 'Bearer error="invalid_token"'
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    with Issuer() as running:
+        yield running
+
+
+@pytest.fixture
+def auth_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], issuer: Issuer) -> None:
+    monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
+    monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client, mobile-client")
+    monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
+    monkeypatch.setenv("AUTH_COOKIE_NAME", COOKIE)
+
+
+@pytest.fixture
+def dynamodb_calls(dynamodb: Any) -> list[str]:
+    """Every DynamoDB operation the handler's client makes, counted at the SDK's edge."""
+    calls: list[str] = []
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register(  # type: ignore[attr-defined]
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
+@pytest.fixture
+def handler(auth_env: None, customer: str, dynamodb_calls: list[str]) -> Any:
+    return load_app()
+
+
+def call(
+    handler: Any,
+    *,
+    bearer: str | None = None,
+    cookie: str | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
+    name: str = "no-identity",
+) -> dict[str, Any]:
+    """A browser-like request with no authorizer claims, carrying the given credentials."""
+    extra = dict(headers or {})
+    if bearer is not None:
+        extra["authorization"] = f"Bearer {bearer}"
+    data = event(name, headers=extra, method=method)
+    if cookie is not None:
+        data["cookies"] = ["theme=dark", f"{COOKIE}={cookie}"]
+    response: dict[str, Any] = handler.lambda_handler(data, LambdaContext())
+    return response
+
+
+# --- valid identities -------------------------------------------------------------------------
+
+
+def test_a_valid_bearer_token_reaches_the_portal(
+    handler: Any, issuer: Issuer, fake_stripe: FakeStripe, dynamodb_calls: list[str]
+) -> None:
+    response = call(handler, bearer=issuer.token())
+
+    assert response["statusCode"] == 303
+    assert dynamodb_calls == ["GetItem"]
+    assert len(fake_stripe.calls("POST", "/v1/billing_portal/sessions")) == 1
+
+
+def test_a_valid_session_cookie_from_the_app_reaches_the_portal(
+    handler: Any, issuer: Issuer
+) -> None:
+    response = call(handler, cookie=issuer.token(), headers={"origin": APP_ORIGIN})
+
+    assert response["statusCode"] == 303
+
+
+def test_a_cognito_access_token_is_checked_by_client_id(handler: Any, issuer: Issuer) -> None:
+    access = issuer.claims(aud=None, token_use="access", client_id="mobile-client")
+    other_client = issuer.claims(aud=None, token_use="access", client_id="someone-elses-app")
+
+    assert call(handler, bearer=issuer.token(access))["statusCode"] == 303
+    response = call(handler, bearer=issuer.token(other_client))
+    assert response["statusCode"] == 401
+    assert "audience" in problem(response)["detail"]
+
+
+def test_authorizer_claims_win_over_any_token(handler: Any, issuer: Issuer) -> None:
+    response = call(handler, name="home", bearer="garbage", cookie="garbage")
+
+    assert response["statusCode"] == 303
+    assert issuer.fetches == 0
+
+
+def test_the_jwks_is_fetched_once_per_container(handler: Any, issuer: Issuer) -> None:
+    responses = [call(handler, bearer=issuer.token()) for _ in range(3)]
+
+    assert [r["statusCode"] for r in responses] == [303, 303, 303]
+    assert issuer.fetches == 1
+
+
+# --- attacks ----------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _hs256_with_public_key(issuer: Issuer) -> str:
+    """The classic key-confusion forgery: HMAC keyed with the issuer's public key."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": issuer.kid}).encode())
+    payload = _b64(json.dumps(issuer.claims()).encode())
+    mac = hmac.new(issuer.public_pem(), f"{header}.{payload}".encode(), hashlib.sha256)
+    return f"{header}.{payload}.{_b64(mac.digest())}"
+
+
+def _tampered(issuer: Issuer) -> str:
+    header, _, signature = issuer.token().split(".")
+    payload = _b64(json.dumps(issuer.claims(sub="someone-else")).encode())
+    return f"{header}.{payload}.{signature}"
+
+
+ATTACKS = {
+    "alg none": (
+        lambda i: jwt.encode(i.claims(), None, algorithm="none", headers={"kid": i.kid}),
+        "algorithm",
+    ),
+    "HS256 signed with the public key": (_hs256_with_public_key, "algorithm"),
+    "wrong issuer": (lambda i: i.token(i.claims(iss="https://evil.example")), "issuer"),
+    "wrong audience": (lambda i: i.token(i.claims(aud="someone-elses-app")), "audience"),
+    "expired": (lambda i: i.token(i.claims(exp=int(time.time()) - 120)), "expired"),
+    "not yet valid": (lambda i: i.token(i.claims(nbf=int(time.time()) + 600)), "not valid yet"),
+    "no expiry": (lambda i: i.token(i.claims(exp=None)), "required claim"),
+    "tampered payload": (_tampered, "signature"),
+    "unknown kid": (lambda i: i.token(kid="not-a-published-key"), "does not publish"),
+    "missing user claim": (lambda i: i.token(i.claims(sub=None)), "'sub' claim"),
+    "garbage": (lambda i: "not-a-jwt", "malformed"),
+    "cognito refresh-type token": (
+        lambda i: i.token(i.claims(token_use="refresh")),
+        "neither an ID token nor an access token",
+    ),
+}
+
+
+@pytest.mark.parametrize("via", ["bearer", "cookie"])
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_every_attack_is_a_401_that_reaches_neither_dynamodb_nor_stripe(
+    handler: Any,
+    issuer: Issuer,
+    fake_stripe: FakeStripe,
+    dynamodb_calls: list[str],
+    attack: str,
+    via: str,
+) -> None:
+    make, reason = ATTACKS[attack]
+    token = make(issuer)
+    credentials = {"bearer": token} if via == "bearer" else {"cookie": token}
+
+    response = call(handler, headers={"origin": APP_ORIGIN}, **credentials)
+
+    body = problem(response)
+    assert response["statusCode"] == 401
+    assert response["headers"]["WWW-Authenticate"] == INVALID_TOKEN
+    assert body["type"].endswith("/unauthenticated")
+    assert reason in body["detail"]
+    assert token not in response["body"]
+    assert dynamodb_calls == []
+    assert fake_stripe.calls() == []
+
+
+def test_no_token_at_all_is_a_plain_bearer_challenge(
+    handler: Any, dynamodb_calls: list[str]
+) -> None:
+    response = call(handler)
+
+    assert response["statusCode"] == 401
+    assert response["headers"]["WWW-Authenticate"] == "Bearer"
+    assert dynamodb_calls == []
+
+
+def test_without_an_issuer_no_token_is_trusted(
+    env: dict[str, str], customer: str, issuer: Issuer
+) -> None:
+    response = call(load_app(), bearer=issuer.token())
+
+    assert response["statusCode"] == 401
+    assert issuer.fetches == 0
+
+
+def test_an_unreachable_issuer_is_a_503_to_retry_not_a_401(
+    handler: Any, issuer: Issuer, dynamodb_calls: list[str]
+) -> None:
+    issuer.failing = True
+
+    response = call(handler, bearer=issuer.token())
+
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"] == "10"
+    assert problem(response)["type"].endswith("/upstream-unavailable")
+    assert dynamodb_calls == []
+
+
+def test_tokens_never_reach_the_logs(
+    handler: Any, issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = issuer.token()
+    expired = issuer.token(issuer.claims(exp=int(time.time()) - 120))
+    forged = issuer.token(kid="forged")
+
+    call(handler, bearer=good)
+    call(handler, cookie=expired, headers={"origin": APP_ORIGIN})
+    call(handler, bearer=forged)
+
+    # Every record with all its structured fields, as the JSON log line would carry them.
+    logs = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert logs.count("'status': 401") == 2
+    for token in (good, expired, forged):
+        assert token not in logs
+        assert token.split(".")[2] not in logs
+
+
+# --- CSRF for cookie sessions -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"origin": "https://evil.example"}, 403),
+        ({"origin": "null"}, 403),
+        ({"origin": APP_ORIGIN, "sec-fetch-site": "cross-site"}, 403),
+        ({"sec-fetch-site": "cross-site"}, 403),
+        ({"referer": "https://evil.example/page"}, 403),
+        ({"sec-fetch-site": "same-site"}, 403),
+        ({"origin": APP_ORIGIN, "sec-fetch-site": "same-site"}, 303),
+        ({"referer": f"{APP_ORIGIN}/settings", "sec-fetch-site": "same-site"}, 303),
+        ({"sec-fetch-site": "same-origin"}, 303),
+        ({"sec-fetch-site": "none"}, 303),
+        ({}, 303),
+    ],
+)
+def test_cookie_requests_must_come_from_an_allowed_origin(
+    handler: Any,
+    issuer: Issuer,
+    fake_stripe: FakeStripe,
+    dynamodb_calls: list[str],
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    response = call(handler, cookie=issuer.token(), headers=headers)
+
+    assert response["statusCode"] == status
+    if status == 403:
+        assert problem(response)["type"].endswith("/forbidden-origin")
+        assert dynamodb_calls == []
+        assert fake_stripe.calls() == []
+
+
+def test_bearer_requests_are_not_subject_to_the_origin_check(handler: Any, issuer: Issuer) -> None:
+    headers = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+
+    response = call(handler, bearer=issuer.token(), headers=headers)
+
+    assert response["statusCode"] == 303
+    assert "Access-Control-Allow-Origin" not in response["headers"]
+
+
+# --- CORS -------------------------------------------------------------------------------------
+
+
+def test_a_preflight_from_an_allowed_origin_gets_204_and_the_cors_headers(handler: Any) -> None:
+    response = call(handler, name="preflight")  # from https://app.example.com
+
+    assert response["statusCode"] == 204
+    assert response["headers"]["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert response["headers"]["Access-Control-Allow-Credentials"] == "true"
+    assert response["headers"]["Access-Control-Allow-Methods"] == "GET, POST"
+    assert response["headers"]["Access-Control-Allow-Headers"] == "authorization, content-type"
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", None])
+def test_a_preflight_from_any_other_origin_is_403(handler: Any, origin: str | None) -> None:
+    headers = {"access-control-request-method": "POST"}
+    if origin:
+        headers["origin"] = origin
+
+    response = call(handler, method="OPTIONS", headers=headers)
+
+    assert response["statusCode"] == 403
+    assert problem(response)["type"].endswith("/forbidden-origin")
+    assert "Access-Control-Allow-Origin" not in response["headers"]
+
+
+def test_answers_to_an_allowed_origin_carry_cors_headers_even_when_they_are_errors(
+    handler: Any, issuer: Issuer
+) -> None:
+    ok = call(handler, bearer=issuer.token(), headers={"origin": APP_ORIGIN})
+    error = call(handler, bearer="garbage", headers={"origin": "http://localhost:3000"})
+
+    assert ok["headers"]["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert ok["headers"]["Access-Control-Allow-Credentials"] == "true"
+    assert error["statusCode"] == 401
+    assert error["headers"]["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert ok["headers"]["Vary"] == "Origin"
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"AUTH_JWT_ISSUER": ISSUER}, "AUTH_JWT_AUDIENCE"),
+        ({"AUTH_COOKIE_NAME": COOKIE}, "AUTH_COOKIE_NAME"),
+        (
+            {
+                "AUTH_JWT_ISSUER": ISSUER,
+                "AUTH_JWT_AUDIENCE": "web-client",
+                "AUTH_JWKS_URL": "http://keys.example/jwks.json",
+            },
+            "AUTH_JWKS_URL",
+        ),
+    ],
+)
+def test_incomplete_auth_settings_fail_at_start_naming_the_setting(
+    changes: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_environ({**DEMO_SETTINGS, **changes})
+
+
+def test_the_templates_cors_agrees_with_the_function() -> None:
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    api = template["Resources"]["BillingApi"]["Properties"]["DefinitionBody"]
+    config = api["x-amazon-apigateway-cors"]
+
+    assert config["allowOrigins"] == [",", "AllowedOrigins"]  # !Split [",", !Ref AllowedOrigins]
+    assert ", ".join(config["allowMethods"]) == cors.ALLOW_METHODS
+    assert ", ".join(config["allowHeaders"]) == cors.ALLOW_HEADERS
+    assert config["allowCredentials"] is True
+    assert str(config["maxAge"]) == cors.MAX_AGE_SECONDS

@@ -1,0 +1,196 @@
+"""The JWKS key cache: rotation, bounded fetches under a burst of forged kids, outages.
+
+Real tokens, real PyJWT, a real JWKS endpoint on 127.0.0.1 (tests/jwks_server.py) whose
+requests are counted; time is a clock the test moves, so nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import jwt
+import pytest
+from errors import Unauthenticated, UpstreamUnavailable
+from tokens import KEYS_MAX_AGE_SECONDS, REFETCH_INTERVAL_SECONDS, SigningKeys, TokenVerifier
+
+from tests.jwks_server import ISSUER, Issuer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    with Issuer() as running:
+        yield running
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def verifier(issuer: Issuer, clock: Clock) -> TokenVerifier:
+    return TokenVerifier(ISSUER, ["web-client"], SigningKeys(issuer.jwks_url, clock=clock))
+
+
+def rejected(verifier: TokenVerifier, token: str) -> str:
+    with pytest.raises(Unauthenticated) as caught:
+        verifier.verify(token)
+    assert caught.value.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    return caught.value.detail
+
+
+def test_keys_are_fetched_once_and_reused(verifier: TokenVerifier, issuer: Issuer) -> None:
+    for _ in range(5):
+        assert verifier.verify(issuer.token())["sub"] == "demo-user"
+
+    assert issuer.fetches == 1
+
+
+def test_a_rotated_key_is_accepted_after_one_refetch(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    verifier.verify(issuer.token())
+    issuer.rotate()
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+
+    claims = verifier.verify(issuer.token())
+
+    assert claims["sub"] == "demo-user"
+    assert issuer.fetches == 2
+
+
+def test_a_new_kid_right_after_a_fetch_waits_for_the_interval(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    verifier.verify(issuer.token())
+    issuer.rotate()
+    clock.advance(REFETCH_INTERVAL_SECONDS - 0.1)
+
+    assert "does not publish" in rejected(verifier, issuer.token())
+    assert issuer.fetches == 1
+
+    clock.advance(0.1)
+    assert verifier.verify(issuer.token())["sub"] == "demo-user"
+    assert issuer.fetches == 2
+
+
+def test_a_burst_of_unknown_kids_makes_one_fetch_per_interval(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    verifier.verify(issuer.token())
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+
+    details = {rejected(verifier, issuer.token(kid=f"forged-{i}")) for i in range(100)}
+
+    assert details == {"The token was signed with a key the issuer does not publish."}
+    assert issuer.fetches == 2  # the first verification's fetch, then one for the whole burst
+
+    clock.advance(REFETCH_INTERVAL_SECONDS - 0.1)
+    rejected(verifier, issuer.token(kid="forged-again"))
+    assert issuer.fetches == 2
+
+    clock.advance(0.1)
+    rejected(verifier, issuer.token(kid="forged-later"))
+    assert issuer.fetches == 3
+
+
+def test_a_failed_refetch_keeps_the_known_keys(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    known = issuer.token()
+    verifier.verify(known)
+    issuer.failing = True
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+
+    rejected(verifier, issuer.token(kid="forged"))
+    clock.advance(KEYS_MAX_AGE_SECONDS)  # even keys due for a refresh stay while it fails
+
+    assert verifier.verify(known)["sub"] == "demo-user"
+    assert issuer.fetches == 3  # first fetch, the forged kid's refetch, the age refresh
+
+
+def test_no_keys_at_all_is_a_503_retried_once_per_interval(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    issuer.failing = True
+
+    for _ in range(3):
+        with pytest.raises(UpstreamUnavailable) as caught:
+            verifier.verify(issuer.token())
+    assert caught.value.headers["Retry-After"] == "10"
+    assert issuer.fetches == 1
+
+    issuer.failing = False
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+    assert verifier.verify(issuer.token())["sub"] == "demo-user"
+    assert issuer.fetches == 2
+
+
+def test_a_jwks_answer_that_is_not_json_is_an_outage_not_a_crash(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    known = issuer.token()
+    issuer.garbled = True
+
+    with pytest.raises(UpstreamUnavailable):
+        verifier.verify(known)
+
+    issuer.garbled = False
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+    verifier.verify(known)
+    issuer.garbled = True
+    clock.advance(KEYS_MAX_AGE_SECONDS)
+    assert verifier.verify(known)["sub"] == "demo-user"
+
+
+def test_a_slow_jwks_endpoint_is_given_up_on(issuer: Issuer, clock: Clock) -> None:
+    issuer.delay = 2.0
+    keys = SigningKeys(issuer.jwks_url, clock=clock, timeout=0.2)
+    verifier = TokenVerifier(ISSUER, ["web-client"], keys)
+
+    with pytest.raises(UpstreamUnavailable):
+        verifier.verify(issuer.token())
+
+
+def test_a_withdrawn_key_stops_working_once_the_keys_are_refreshed(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    old = issuer.token()
+    verifier.verify(old)
+    issuer.rotate(withdraw_old=True)
+
+    clock.advance(KEYS_MAX_AGE_SECONDS)
+
+    assert "does not publish" in rejected(verifier, old)
+    assert verifier.verify(issuer.token())["sub"] == "demo-user"
+    assert issuer.fetches == 2
+
+
+@pytest.mark.parametrize("algorithm", ["PS256", "ES256", "EdDSA"])
+def test_other_asymmetric_algorithms_are_accepted(
+    verifier: TokenVerifier, issuer: Issuer, algorithm: str
+) -> None:
+    issuer.rotate(algorithm=algorithm)
+
+    assert verifier.verify(issuer.token())["sub"] == "demo-user"
+
+
+def test_a_token_whose_alg_differs_from_its_keys_is_refused(
+    verifier: TokenVerifier, issuer: Issuer
+) -> None:
+    issuer.rotate(algorithm="PS256")
+    rs256_key = issuer.keys[issuer.kid][1]
+    token = jwt.encode(issuer.claims(), rs256_key, algorithm="RS256", headers={"kid": issuer.kid})
+
+    assert "algorithm" in rejected(verifier, token)
