@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
-from local.harness import ROOT, TEMPLATE, table_definition
+from local.harness import ROOT, TEMPLATE, load_template, table_definition
 
 REQUIREMENTS = ROOT / "handler" / "requirements.txt"
 
@@ -58,3 +59,16 @@ def test_template_table_key_is_the_default_user_key() -> None:
     [key] = table_definition()["KeySchema"]
 
     assert key == {"AttributeName": "user_id", "KeyType": "HASH"}
+
+
+def test_template_declares_every_setting_the_function_reads() -> None:
+    # A setting missing from the template can't be set on deploy, and `sam local invoke
+    # --env-vars` silently ignores variables the template does not declare.
+    sys.path.insert(0, str(ROOT / "handler"))
+    from settings import Settings
+
+    function = load_template()["Resources"]["BillingPortalFunction"]["Properties"]
+    declared = set(function["Environment"]["Variables"])
+    settings = {field.alias for field in Settings.model_fields.values()}
+
+    assert settings - declared == set()
