@@ -15,20 +15,17 @@ import requests
 import stripe
 import stripe_budget
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from customers import Customer
 from errors import NoBillingAccount, NoSuchSubscription, ServerMisconfigured, UpstreamUnavailable
 from flows import ENDED_STATUSES, Subscription
 from settings import Settings
+from stripe_key import StripeKey
 
 logger = Logger(child=True)
 # The SDK's DEBUG lines carry request and response bodies (emails, session URLs); never let a
 # debugging log level put them in the logs.
 logging.getLogger("stripe").setLevel(logging.INFO)
 
-KEY_CACHE_SECONDS = 300
-SECRETS_MANAGER_PREFIXES = ("arn:aws:secretsmanager:", "secretsmanager:")
 # Outside a Lambda request (scripts, unit use) plan for the template's 10 s timeout.
 DEFAULT_REMAINING_MS = 10_000
 # Stripe's own Retry-After is honoured within these bounds (seconds).
@@ -40,32 +37,21 @@ class StripeApi:
 
     def __init__(self, settings: Settings, remaining_ms: Callable[[], int] | None = None) -> None:
         self._settings = settings
+        self._key = StripeKey(settings)
         # The Lambda's time left (context.get_remaining_time_in_millis), read at each call.
         self._remaining_ms = remaining_ms or (lambda: DEFAULT_REMAINING_MS)
         # One connection pool per container, shared by every client made below: a warm
         # invocation reuses the open TCP/TLS connection to Stripe instead of dialling again.
         self._session = requests.Session()
 
-    def api_key(self) -> str:
-        """The secret key: STRIPE_API_KEY locally, else SSM or Secrets Manager, cached."""
-        if self._settings.stripe_api_key is not None:
-            return self._settings.stripe_api_key.get_secret_value()
-        name = self._settings.stripe_api_key_param or ""
-        try:
-            if name.startswith(SECRETS_MANAGER_PREFIXES):
-                secret_id = name.removeprefix("secretsmanager:")
-                return str(parameters.get_secret(secret_id, max_age=KEY_CACHE_SECONDS))
-            return str(parameters.get_parameter(name, decrypt=True, max_age=KEY_CACHE_SECONDS))
-        except GetParameterError as exc:
-            logger.error("Cannot read the Stripe key named by STRIPE_API_KEY_PARAM: %s", exc)
-            raise ServerMisconfigured("The payment provider is not configured.") from None
-
     def client(self) -> stripe.StripeClient:
         """A client whose retries and timeouts fit in the time left now.
 
         Call it right before each request and don't keep it: the SDK's timeout is fixed per
         HTTP client, so each call gets its own (cheap, ~75 us) client on the shared session.
+        That also picks up a rotated key as soon as its cache expires.
         """
+        api_key = self._key()  # first: on a cold start, reading it spends some of the budget
         plan = stripe_budget.plan(self._remaining_ms())
         if plan is None:
             logger.warning("No time left to call Stripe", extra={"upstream_reason": "no-time"})
@@ -76,7 +62,7 @@ class StripeApi:
             )
         base = {"api": self._settings.stripe_api_base} if self._settings.stripe_api_base else {}
         return stripe.StripeClient(
-            api_key=self.api_key(),
+            api_key=api_key,
             base_addresses=base,  # type: ignore[arg-type]
             max_network_retries=plan.retries,
             http_client=stripe.RequestsClient(
@@ -86,11 +72,9 @@ class StripeApi:
 
     def create_portal_session(self, params: dict[str, Any]) -> str:
         """The new session's URL."""
-        # The key is passed per request so a rotated key is picked up when its cache expires.
         with stripe_errors():
             session = self.client().v1.billing_portal.sessions.create(
                 params,  # type: ignore[arg-type]
-                {"api_key": self.api_key()},
             )
         return str(session.url)
 
@@ -100,7 +84,6 @@ class StripeApi:
         with stripe_errors():
             page = self.client().v1.subscriptions.list(
                 {customer.param: customer.id, "limit": 100},  # type: ignore[arg-type]
-                {"api_key": self.api_key()},
             )
         return [Subscription.from_stripe(sub.to_dict()) for sub in page.data], not page.has_more
 
@@ -109,9 +92,7 @@ class StripeApi:
         like a missing one, so ids cannot be probed. The id is checked (sub_...) before this."""
         with stripe_errors():
             try:
-                found = self.client().v1.subscriptions.retrieve(
-                    subscription_id, options={"api_key": self.api_key()}
-                )
+                found = self.client().v1.subscriptions.retrieve(subscription_id)
             except stripe.InvalidRequestError as exc:
                 if exc.code != "resource_missing":
                     raise
@@ -140,7 +121,7 @@ class StripeApi:
             with stripe_errors():
                 customer = self.client().v1.customers.create(
                     params,
-                    {"api_key": self.api_key(), "idempotency_key": idempotency_key},
+                    {"idempotency_key": idempotency_key},
                 )
         except stripe.IdempotencyError:
             # Same key, other parameters: an earlier attempt (whose mapping write failed) had

@@ -1,0 +1,94 @@
+"""The Stripe secret key: STRIPE_API_KEY locally, else the SSM SecureString (or Secrets Manager
+secret) named by STRIPE_API_KEY_PARAM, read through powertools parameters and cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from errors import ServerMisconfigured, UpstreamUnavailable
+from settings import Settings
+
+logger = Logger(child=True)
+
+# Read again after 5 minutes, so a rotated key is picked up without a redeploy.
+KEY_CACHE_SECONDS = 300
+SECRETS_MANAGER_PREFIXES = ("arn:aws:secretsmanager:", "secretsmanager:")
+# The key is read on a cold start and every 5 minutes, inside a user's request: short timeouts
+# and one retry instead of boto3's 60 s defaults, so a sick SSM is a quick 503, not a hang.
+KEY_STORE_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
+)
+NETWORK_ERRORS = (
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    EndpointConnectionError,
+    ConnectionClosedError,
+)
+
+
+class StripeKey:
+    """Call it for the key; the store's client is built on first use (never for a local key)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._local = settings.stripe_api_key
+        name = settings.stripe_api_key_param or ""
+        self._in_secrets_manager = name.startswith(SECRETS_MANAGER_PREFIXES)
+        self._name = name.removeprefix("secretsmanager:")
+        self._store: parameters.BaseProvider | None = None
+
+    def __call__(self) -> str:
+        if self._local is not None:
+            return self._local.get_secret_value()
+        options: dict[str, Any] = {} if self._in_secrets_manager else {"decrypt": True}
+        try:
+            return str(self._provider().get(self._name, max_age=KEY_CACHE_SECONDS, **options))
+        except GetParameterError as exc:
+            # powertools wraps every failure; the original is the exception's context.
+            raise _problem(exc.__context__, self._store_name) from None
+
+    @property
+    def _store_name(self) -> str:
+        return "secretsmanager" if self._in_secrets_manager else "ssm"
+
+    def _provider(self) -> parameters.BaseProvider:
+        if self._store is None:
+            provider = (
+                parameters.SecretsProvider if self._in_secrets_manager else parameters.SSMProvider
+            )
+            self._store = provider(boto_config=KEY_STORE_CONFIG)
+        return self._store
+
+
+def _problem(cause: BaseException | None, store: str) -> UpstreamUnavailable | ServerMisconfigured:
+    """A store that is down or throttling is a 503; anything else (no such parameter, no
+    permission, no KMS access) is the operator's to fix."""
+    error = type(cause).__name__
+    response = cause.response if isinstance(cause, ClientError) else {}
+    code = response.get("Error", {}).get("Code", "")
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if isinstance(cause, NETWORK_ERRORS) or code == "ThrottlingException" or status >= 500:
+        logger.warning(
+            "The Stripe key's store is not answering",
+            extra={"store": store, "error": code or error},
+        )
+        return UpstreamUnavailable(
+            "The payment provider is not configured yet; try again shortly.",
+            upstream=store,
+            reason="throttled" if code == "ThrottlingException" else "unavailable",
+        )
+    logger.error(
+        "Cannot read the Stripe key named by STRIPE_API_KEY_PARAM",
+        extra={"store": store, "error": code or error},
+    )
+    return ServerMisconfigured("The payment provider is not configured.")

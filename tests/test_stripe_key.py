@@ -1,0 +1,75 @@
+"""The Stripe key read from SSM or Secrets Manager (moto), through the real handler."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import boto3
+import pytest
+
+from local.harness import LambdaContext
+from tests.conftest import event, load_app, problem
+from tests.fake_stripe import DEFAULT_API_KEY, FakeStripe
+
+PARAM = "/billing-portal/stripe-api-key"
+
+
+@pytest.fixture
+def key_from(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], customer: str) -> Any:
+    """Cold-start the handler with STRIPE_API_KEY_PARAM instead of a local key."""
+
+    def start(name: str) -> Any:
+        monkeypatch.delenv("STRIPE_API_KEY")
+        monkeypatch.setenv("STRIPE_API_KEY_PARAM", name)
+        return load_app()
+
+    return start
+
+
+def test_the_key_is_read_from_an_ssm_secure_string(key_from: Any, fake_stripe: FakeStripe) -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=PARAM, Value=DEFAULT_API_KEY, Type="SecureString")
+
+    response = key_from(PARAM).lambda_handler(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 303
+    [call] = fake_stripe.calls("POST")
+    assert call.headers["authorization"] == f"Bearer {DEFAULT_API_KEY}"
+
+
+def test_the_key_is_read_from_secrets_manager(key_from: Any, fake_stripe: FakeStripe) -> None:
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secrets.create_secret(Name="billing/stripe", SecretString=DEFAULT_API_KEY)
+
+    response = key_from("secretsmanager:billing/stripe").lambda_handler(
+        event("home"), LambdaContext()
+    )
+
+    assert response["statusCode"] == 303
+
+
+def test_a_missing_parameter_is_a_500_for_the_operator_and_stripe_is_not_called(
+    key_from: Any, fake_stripe: FakeStripe, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = key_from(PARAM).lambda_handler(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("server-misconfigured")
+    assert fake_stripe.calls() == []
+    assert any("STRIPE_API_KEY_PARAM" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unreachable_ssm_is_a_503_with_retry_after(
+    key_from: Any, monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe
+) -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", f"http://127.0.0.1:{closed}")
+
+    response = key_from(PARAM).lambda_handler(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"]
+    assert fake_stripe.calls() == []
