@@ -53,6 +53,17 @@ SETTINGS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+# What Lambda sets, so libraries take their Lambda paths: the X-Ray SDK samples locally instead of
+# building a botocore client at import, and Tracer is on (template.yaml: Tracing: Active) with
+# this request not sampled, as most are.
+LAMBDA_ENVIRONMENT = {
+    "LAMBDA_TASK_ROOT": str(HANDLER),
+    "AWS_LAMBDA_FUNCTION_NAME": "billing-portal",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+    "Sampled=0",
+}
 # Stage -> where the benchmark wraps it: (module, attribute path). Missing ones are skipped.
 STAGES = {
     "ours": [
@@ -94,16 +105,23 @@ def _load(app: str) -> Any:
 
 
 def child_cold(app: str, t0: float, out: Path) -> None:
-    """Spawn -> ready handler -> first response; perf_counter is system-wide (CLOCK_MONOTONIC)."""
+    """Spawn -> ready handler -> first response, as wall time (perf_counter is CLOCK_MONOTONIC,
+    system-wide, so the parent's t0 applies) and as this process's CPU time since it started."""
     result: dict[str, Any] = {}
-    if app != "bare":
-        module = _load(app)
-        result["ready"] = time.perf_counter() - t0
-        response = module.lambda_handler(json.loads(EVENT.read_text()), Context())
-        result["first"] = time.perf_counter() - t0
-        result["status"] = response["statusCode"]
+
+    def mark(name: str) -> None:
+        result[name] = time.perf_counter() - t0
+        result[f"{name}_cpu"] = time.process_time()
+
+    if app == "bare":
+        mark("ready")
+        mark("first")
     else:
-        result["ready"] = result["first"] = time.perf_counter() - t0
+        module = _load(app)
+        mark("ready")
+        response = module.lambda_handler(json.loads(EVENT.read_text()), Context())
+        mark("first")
+        result["status"] = response["statusCode"]
     out.write_text(json.dumps(result))
 
 
@@ -284,7 +302,8 @@ def main(argv: list[str]) -> None:
 
     cache = Path(os.environ.get("BENCH_CACHE", tempfile.gettempdir())) / "billing-portal-bench"
     cache.mkdir(parents=True, exist_ok=True)
-    runtimes = find_runtimes(args.pythons.split(","), cache)
+    runtimes = find_runtimes(args.pythons.split(","), cache, no_pyc="3.13")
+    compiled = [runtime for runtime in runtimes if not runtime[0].endswith(NO_PYC)]
     ratios: list[tuple[str, float, float, str]] = []
 
     upstreams = subprocess.Popen(
@@ -300,6 +319,7 @@ def main(argv: list[str]) -> None:
         **{k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ},
         **SETTINGS,
         "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's /var/task is read-only
+        **LAMBDA_ENVIRONMENT,
         "STRIPE_API_BASE": urls["stripe"],
         "AWS_ENDPOINT_URL_DYNAMODB": urls["dynamodb"],
     }
@@ -323,10 +343,10 @@ def main(argv: list[str]) -> None:
     try:
         if "cold" in sections:
             cold_start(runtimes, args.cold_runs, child, ratios)
-        if "imports" in sections and runtimes:
-            import_profile(runtimes[-1], env)
+        if "imports" in sections and compiled:
+            import_profile(compiled[-1], env)
         if "warm" in sections:
-            chosen = [r for r in runtimes if args.warm_python in ("all", r[0])] or runtimes[-1:]
+            chosen = [r for r in compiled if args.warm_python in ("all", r[0])] or compiled[-1:]
             for version, python in chosen:
                 warm_path(version, python, (args.warm, args.warm_naive), child, counts, ratios)
     finally:
@@ -356,8 +376,13 @@ def uv_env() -> dict[str, str]:
     return {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}  # use pyenv's Pythons, fetch none
 
 
-def find_runtimes(versions: list[str], cache: Path) -> list[tuple[str, Path]]:
-    """(version, python) per version found under pyenv, each in a Lambda-like virtualenv."""
+NO_PYC = " no .pyc"
+
+
+def find_runtimes(versions: list[str], cache: Path, no_pyc: str) -> list[tuple[str, Path]]:
+    """(label, python) per version found under pyenv, each in a Lambda-like virtualenv; and the
+    no_pyc version again without .pyc, as `sam build` packages (it unzips wheels, compiles
+    nothing) and as Lambda then runs it (/var/task is read-only, so nothing is cached)."""
     import glob
     import hashlib
 
@@ -369,28 +394,27 @@ def find_runtimes(versions: list[str], cache: Path) -> list[tuple[str, Path]]:
         capture_output=True,
         env=env,
     ).stdout
+    reqs = cache / "runtime-requirements.txt"
+    reqs.write_text(requirements)
     found = []
-    for version in versions:
+    wanted = [(v, True) for v in versions] + ([(no_pyc, False)] if no_pyc in versions else [])
+    for version, compiled in wanted:
         candidates = sorted(glob.glob(str(pyenv / f"{version}.*" / "bin" / f"python{version}")))
         if not candidates:
             print(f"Python {version}: not found under {pyenv}; skipped")
             continue
-        base = candidates[-1]
-        venv = cache / f"runtime-{version}"
-        stamp = hashlib.sha256(f"{base}\n{requirements}".encode()).hexdigest()
-        if (venv / "stamp").exists() and (venv / "stamp").read_text() == stamp:
-            found.append((version, venv / "bin" / "python"))
-            continue
-        started = time.perf_counter()
-        reqs = cache / "runtime-requirements.txt"
-        reqs.write_text(requirements)
+        label = version if compiled else version + NO_PYC
+        venv = cache / f"runtime-{label.replace(' ', '-')}"
         python = venv / "bin" / "python"
-        run([*uv, "venv", "-q", "--clear", "--python", base, str(venv)], env=env)
-        install = ["pip", "install", "-q", "--compile-bytecode", "--python", str(python)]
-        run([*uv, *install, "-r", str(reqs)], env=env)
-        (venv / "stamp").write_text(stamp)
-        print(f"Python {version}: built {venv} in {time.perf_counter() - started:.0f} s")
-        found.append((version, venv / "bin" / "python"))
+        stamp = hashlib.sha256(f"{candidates[-1]}\n{requirements}".encode()).hexdigest()
+        if not (venv / "stamp").exists() or (venv / "stamp").read_text() != stamp:
+            started = time.perf_counter()
+            run([*uv, "venv", "-q", "--clear", "--python", candidates[-1], str(venv)], env=env)
+            install = ["pip", "install", "-q", "--python", str(python), "-r", str(reqs)]
+            run([*uv, *install, *(["--compile-bytecode"] if compiled else [])], env=env)
+            (venv / "stamp").write_text(stamp)
+            print(f"Python {label}: built {venv} in {time.perf_counter() - started:.0f} s")
+        found.append((label, python))
     return found
 
 
@@ -398,44 +422,48 @@ def cold_start(runtimes: list[tuple[str, Path]], runs: int, child: Any, ratios: 
     import statistics
 
     print(
-        f"\n== Cold start: spawn -> ready handler -> first response (median of {runs} fresh"
-        " processes, ms)"
+        f"\n== Cold start (median of {runs} fresh processes, ms): spawn -> ready handler "
+        "(imports, settings, clients) -> first response; wall time, and CPU time (less "
+        "sensitive to other load)"
     )
+    figures = {
+        "ready": "ready",
+        "ready_cpu": "ready CPU",
+        "first": "first response",
+        "first_cpu": "first response CPU",
+    }
     rows = []
     for version, python in runtimes:
         results: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "naive": []}
-        for _ in range(runs):
+        for _ in range(max(3, runs // 4) if version.endswith(NO_PYC) else runs):
             for app in results:  # interleaved, so drifting load hits all three alike
                 results[app].append(child(python, "cold", app, str(time.perf_counter())))
         median = {
-            app: (
-                statistics.median(r["ready"] for r in rs) * 1000,
-                statistics.median(r["first"] for r in rs) * 1000,
-                {r.get("status") for r in rs} - {None},
-            )
+            app: {key: statistics.median(r[key] for r in rs) * 1000 for key in figures}
             for app, rs in results.items()
         }
         for app in ("ours", "naive"):
-            if median[app][2] != {303}:
-                print(f"   warning: {app} on {version} answered {median[app][2]}, not 303")
-        rows.append([version, "bare interpreter", f"{median['bare'][0]:.0f}", "", ""])
+            statuses = {r["status"] for r in results[app]}
+            if statuses != {303}:
+                print(f"   warning: {app} on {version} answered {statuses}, not 303")
+        rows.append([version, "bare interpreter", *(f"{median['bare'][k]:.0f}" for k in figures)])
         for app in ("ours", "naive"):
-            rows.append([version, app, f"{median[app][0]:.0f}", f"{median[app][1]:.0f}", ""])
-        ready = median["naive"][0] / median["ours"][0]
-        first = median["naive"][1] / median["ours"][1]
-        rows.append([version, "naive/ours", f"{ready:.2f}x", f"{first:.2f}x", ""])
-        ratios.append(
-            (f"cold start to ready, {version}", median["ours"][0], median["naive"][0], "ms")
+            rows.append([version, app, *(f"{median[app][k]:.0f}" for k in figures)])
+        rows.append(
+            [
+                version,
+                "naive/ours",
+                *(f"{median['naive'][k] / median['ours'][k]:.2f}x" for k in figures),
+            ]
         )
-        ratios.append(
-            (
-                f"cold start to first response, {version}",
-                median["ours"][1],
-                median["naive"][1],
-                "ms",
+        for key, label in figures.items():
+            ratios.append(
+                (f"cold start {label}, {version}", median["ours"][key], median["naive"][key], "ms")
             )
-        )
-    print(table(["python", "app", "ready", "first response", ""], rows))
+    print(table(["python", "app", *figures.values()], rows))
+    print(
+        f"   {NO_PYC.strip()}: median of {max(3, runs // 4)} runs; all packages compiled at import"
+    )
 
 
 def import_profile(runtime: tuple[str, Path], env: dict[str, str]) -> None:
