@@ -433,12 +433,13 @@ def cold_start(runtimes: list[tuple[str, Path]], runs: int, child: Any, ratios: 
         "first_cpu": "first response CPU",
     }
     rows = []
+    medians = {}
     for version, python in runtimes:
         results: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "naive": []}
         for _ in range(max(3, runs // 4) if version.endswith(NO_PYC) else runs):
             for app in results:  # interleaved, so drifting load hits all three alike
                 results[app].append(child(python, "cold", app, str(time.perf_counter())))
-        median = {
+        median = medians[version] = {
             app: {key: statistics.median(r[key] for r in rs) * 1000 for key in figures}
             for app, rs in results.items()
         }
@@ -461,6 +462,18 @@ def cold_start(runtimes: list[tuple[str, Path]], runs: int, child: Any, ratios: 
                 (f"cold start {label}, {version}", median["ours"][key], median["naive"][key], "ms")
             )
     print(table(["python", "app", *figures.values()], rows))
+    for version in [v for v in medians if v + NO_PYC in medians]:
+        # What the build can change: ours shipped with .pyc (sam build's pip workflow unzips
+        # wheels and compiles nothing; `pip install` on Python 3.13 does), naive as sam builds it.
+        for key in ("first", "first_cpu"):
+            ratios.append(
+                (
+                    f"cold start {figures[key]}, {version}: ours with .pyc, naive without",
+                    medians[version]["ours"][key],
+                    medians[version + NO_PYC]["naive"][key],
+                    "ms",
+                )
+            )
     print(
         f"   {NO_PYC.strip()}: median of {max(3, runs // 4)} runs; all packages compiled at import"
     )
