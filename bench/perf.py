@@ -1,19 +1,20 @@
 """Benchmark: cold start, warm path, connections and package size, ours vs the naive shape.
 
-    python3 -m uv run python -m bench.perf                        # everything, < 3 min
+    python3 -m uv run python -m bench.perf                        # everything, ~3 min
     python3 -m uv run python -m bench.perf --cold-runs 40 --warm 5000 --only cold,warm
 
 Prints tables and naive/ours ratios; asserts nothing. Take medians, and expect noise on a busy
-machine. How it measures:
+machine (it prints the load; CPU times suffer less from it than wall times). How it measures:
 
 - The handler runs in "runtime" virtualenvs that hold only what Lambda has (the locked runtime
   dependencies plus boto3, bytecode-compiled like the runtime's own), one per Python found
-  (3.11, 3.12, 3.13 under pyenv), built once under $BENCH_CACHE (default /tmp).
+  (3.11, 3.12, 3.13 under pyenv), built once under $BENCH_CACHE (default /tmp), and once more
+  for 3.13 without .pyc, as `sam build` packages it. Children get Lambda's environment.
 - DynamoDB is moto's server and Stripe is tests/fake_stripe.py, both in a separate process over
-  loopback, so their work does not share a GIL with the handler. A counting TCP proxy in front
-  of moto counts the connections the handler opens; the stand-in counts its own.
+  loopback, so their work does not share a GIL with the handler. A keep-alive proxy in front of
+  moto counts the connections the handler opens; the stand-in counts its own.
 - Cold start: fresh interpreters, median of --cold-runs, time from spawn to a ready handler
-  (imports, settings, clients) and to its first response.
+  (imports, settings, clients) and to its first response; `-X importtime` per package.
 - Warm path: --warm invocations of the real lambda_handler in one process after a first call;
   stages timed by wrapping module functions from outside (the handler code is unchanged).
 - Size: `pip install --target` for manylinux2014_aarch64 / CPython 3.13 (what the template
@@ -176,7 +177,7 @@ def child_warm(app: str, invocations: int, out: Path) -> None:
     )
 
 
-# --- upstreams process (project venv: moto server, Stripe stand-in, counting proxy) --------
+# --- upstreams process (project venv: moto server, Stripe stand-in, keep-alive proxy) -------
 
 
 def serve() -> None:
@@ -216,14 +217,9 @@ def serve() -> None:
             data = answer.read()
             upstream.close()
             self.send_response(answer.status)
+            hop_by_hop = {"connection", "content-length", "transfer-encoding", "date", "server"}
             for name, value in answer.getheaders():
-                if name.lower() not in (
-                    "connection",
-                    "content-length",
-                    "transfer-encoding",
-                    "date",
-                    "server",
-                ):
+                if name.lower() not in hop_by_hop:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
