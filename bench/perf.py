@@ -294,7 +294,7 @@ def main(argv: list[str]) -> None:
     )
     args = parser.parse_args(argv)
     sections = set(args.only.split(","))
-    print("command:", shlex.join([Path(sys.executable).name, "-m", "bench.perf", *argv]))
+    print("command:", shlex.join(sys.orig_argv), f"(in {Path.cwd()})")
     load = os.getloadavg()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, load "
