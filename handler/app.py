@@ -37,7 +37,8 @@ from settings import Settings, SettingsError
 from stripe_api import StripeApi
 
 logger = Logger()
-tracer = Tracer()
+# Patch only what we call (DynamoDB via botocore, Stripe via requests), not all of patch_all().
+tracer = Tracer(patch_modules=("botocore", "requests"))
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 
