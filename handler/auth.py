@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from cors import check_cookie_request
-from errors import Unauthenticated
+from errors import InvalidToken, Unauthenticated
 from settings import Settings
-from tokens import SigningKeys, TokenVerifier, invalid_token
+
+if TYPE_CHECKING:
+    from tokens import TokenVerifier
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
     """The in-function verifier when AUTH_JWT_ISSUER is set; build it once per container."""
     if not settings.auth_jwt_issuer:
         return None
+    # Imported here: PyJWT and cryptography cost ~60 ms of cold start, which deployments behind
+    # the API Gateway authorizer never need.
+    from tokens import SigningKeys, TokenVerifier
+
     jwks_url = settings.auth_jwks_url or (
         settings.auth_jwt_issuer.rstrip("/") + "/.well-known/jwks.json"
     )
@@ -51,7 +57,7 @@ def identify(
         claims = _verified_claims(event, settings, verifier)
     key = claims.get(settings.user_id_claim)
     if not isinstance(key, str) or not key:
-        raise invalid_token(f"The token has no '{settings.user_id_claim}' claim.")
+        raise InvalidToken(f"The token has no '{settings.user_id_claim}' claim.")
     return User(key=key, claims=claims)
 
 

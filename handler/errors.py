@@ -51,6 +51,13 @@ class Unauthenticated(Problem):
         super().__init__(detail, headers={"WWW-Authenticate": www_authenticate})
 
 
+class InvalidToken(Unauthenticated):
+    """A token was sent but cannot be trusted; the challenge says so (RFC 6750)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, www_authenticate='Bearer error="invalid_token"')
+
+
 class ForbiddenOrigin(Problem):
     status, slug, title = 403, "forbidden-origin", "Origin not allowed"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 from aws_lambda_powertools import Logger
-from errors import Unauthenticated, UpstreamUnavailable
+from errors import InvalidToken, UpstreamUnavailable
 
 logger = Logger(child=True)
 
@@ -31,7 +31,6 @@ FETCH_TIMEOUT_SECONDS = 2.0
 # Keys the issuer has withdrawn stop working within this time in a long-lived container.
 KEYS_MAX_AGE_SECONDS = 3600.0
 TOKEN_USES = ("id", "access")  # Cognito; "refresh" tokens (and anything else) are refused
-INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105 - a challenge, not a secret
 
 # What a 401 says, in general terms: never the token or a claim's value.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
@@ -43,10 +42,6 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.MissingRequiredClaimError, "The token lacks a required claim."),
     (jwt.InvalidIssuedAtError, "The token's issue time is invalid."),
 )
-
-
-def invalid_token(detail: str) -> Unauthenticated:
-    return Unauthenticated(detail, www_authenticate=INVALID_TOKEN)
 
 
 class SigningKeys:
@@ -88,7 +83,7 @@ class SigningKeys:
                 "The token issuer's signing keys could not be fetched.",
                 retry_after=int(self._interval),
             )
-        raise invalid_token("The token was signed with a key the issuer does not publish.")
+        raise InvalidToken("The token was signed with a key the issuer does not publish.")
 
     def _needs_fetch(self, kid: str) -> bool:
         if kid not in self._keys or self._fetched_at is None:
@@ -128,13 +123,13 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
-            raise invalid_token("The token is malformed.") from None
+            raise InvalidToken("The token is malformed.") from None
         # Checked before any key lookup, so "none"/HS256 tokens never cause a JWKS fetch.
         if header.get("alg") not in ALGORITHMS:
-            raise invalid_token("The token's signing algorithm is not accepted.")
+            raise InvalidToken("The token's signing algorithm is not accepted.")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise invalid_token("The token does not name its signing key.")
+            raise InvalidToken("The token does not name its signing key.")
         key = self._keys.get(kid)
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -148,11 +143,11 @@ class TokenVerifier:
             )
         except jwt.InvalidTokenError as exc:
             reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), None)
-            raise invalid_token(reason or "The token is malformed.") from None
+            raise InvalidToken(reason or "The token is malformed.") from None
         if "token_use" in claims and claims["token_use"] not in TOKEN_USES:
-            raise invalid_token("The token is neither an ID token nor an access token.")
+            raise InvalidToken("The token is neither an ID token nor an access token.")
         if not self._audiences.intersection(_audiences_of(claims)):
-            raise invalid_token("The token was issued for another audience.")
+            raise InvalidToken("The token was issued for another audience.")
         return claims
 
 
