@@ -287,6 +287,9 @@ class DevServer:
         try:
             with self._handler_lock:
                 result = self._handler(event, LambdaContext())
+                # With POWERTOOLS_METRICS_DISABLED, powertools skips the flush that also clears
+                # the request's metrics and dimensions; this long-lived process would pile them up.
+                sys.modules["app"].metrics.clear_metrics()
         except Exception:
             # What API Gateway answers when the function itself crashes.
             logger.exception("The handler raised")

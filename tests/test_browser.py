@@ -113,3 +113,26 @@ def test_hostile_return_url_shows_the_error(server: DevServer, page: Page) -> No
     assert shown["type"].endswith("/invalid-parameter")
     assert [error["parameter"] for error in shown["errors"]] == ["return_url"]
     assert len(stand_in(server).sessions) == sessions_before  # Stripe never heard of it
+
+
+@pytest.mark.parametrize(
+    ("button", "flow"),
+    [
+        ("Update payment method", "payment_method_update"),
+        ("Cancel subscription", "subscription_cancel"),
+        ("Change plan", "subscription_update"),
+        ("Switch to price_pro", "subscription_update_confirm"),
+        ("Pause subscription", "subscription_pause"),
+        ("Edit billing details", "customer_update"),
+    ],
+)
+def test_each_flow_button_lands_on_the_portal_in_that_flow(
+    server: DevServer, page: Page, button: str, flow: str
+) -> None:
+    page.goto(server.url)
+
+    page.get_by_role("button", name=button, exact=True).click()
+
+    page.wait_for_url(f"{stand_in(server).url}/p/session/*")
+    assert page.title() == PORTAL_PAGE_TITLE
+    assert flow in page.locator("body").inner_text()
