@@ -13,39 +13,27 @@ from typing import Any
 import boto3
 import cors
 from auth import identify, token_verifier
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from customers import CustomerTable
-from errors import (
-    ForbiddenOrigin,
-    MethodNotAllowed,
-    NoBillingAccount,
-    NotFound,
-    Problem,
-    ServerMisconfigured,
-    Unauthenticated,
-    UpstreamUnavailable,
-)
+from errors import MethodNotAllowed, NotFound, Problem, ServerMisconfigured
 from http_responses import portal_response, problem_response
+from outcomes import bug, metrics, request_failed, session_created, tracer
 from params import parse_request
 from portal import Portal
 from settings import Settings, SettingsError
 from stripe_api import StripeApi
 
 logger = Logger()
-# Patch only what we call (DynamoDB via botocore, Stripe via requests), not all of patch_all().
-tracer = Tracer(patch_modules=("botocore", "requests"))
-metrics = Metrics()
 app = APIGatewayHttpResolver()
 
 ROUTE = "/billing/portal"
 
 # Every request ends in one outcome metric; an answer that has none (say a CORS preflight) is
-# fine, not worth a UserWarning in the logs.
+# fine, not worth a UserWarning from log_metrics in the logs.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 # DynamoDB answers a GetItem in milliseconds in-region, so short timeouts turn a sick endpoint
@@ -121,7 +109,7 @@ def not_found(_: Exception) -> Response:
 def handle_problem(problem: Problem) -> Response:
     if problem.status >= 500:
         logger.warning("Request failed", extra={"problem": problem.slug})
-    _count_problem(problem)
+    request_failed(problem)
     return _problem(problem)
 
 
@@ -129,35 +117,8 @@ def handle_problem(problem: Problem) -> Response:
 def handle_unexpected(exc: Exception) -> Response:
     # A bug, not a request problem: the operator needs the traceback; the caller gets a 500.
     logger.exception("Unhandled error", extra={"error": type(exc).__name__})
-    _outcome("UnhandledErrors")
+    bug()
     return _problem(Problem("Something went wrong; it has been logged."))
-
-
-def session_created(flow: str) -> None:
-    """Count a created portal session by its flow ("home" for the portal's home page)."""
-    _outcome("PortalSessionCreated", flow=flow)
-
-
-def _count_problem(problem: Problem) -> None:
-    if isinstance(problem, UpstreamUnavailable):
-        _outcome("UpstreamFailures", upstream=problem.upstream, reason=problem.reason)
-    elif isinstance(problem, (Unauthenticated, ForbiddenOrigin)):
-        _outcome("AuthFailures")
-    elif isinstance(problem, NoBillingAccount):
-        _outcome("MissingBillingAccounts")
-    elif isinstance(problem, ServerMisconfigured):
-        _outcome("Misconfigurations")
-    else:
-        _outcome("RejectedRequests", problem=problem.slug)
-
-
-def _outcome(metric: str, **dimensions: str) -> None:
-    """The request's one outcome: a metric (with these dimensions) and trace annotations."""
-    tracer.put_annotation(key="outcome", value=metric)
-    for name, value in dimensions.items():
-        metrics.add_dimension(name=name, value=value or "unknown")
-        tracer.put_annotation(key=name, value=value or "unknown")
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
 def _problem(problem: Problem) -> Response:

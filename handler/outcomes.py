@@ -1,0 +1,50 @@
+"""What operators see of each request: one outcome metric (powertools Metrics, EMF) and the
+same outcome as X-Ray annotations (powertools Tracer)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from errors import (
+    ForbiddenOrigin,
+    NoBillingAccount,
+    Problem,
+    ServerMisconfigured,
+    Unauthenticated,
+    UpstreamUnavailable,
+)
+
+# Patch only what we call (DynamoDB via botocore, Stripe via requests), not all of patch_all().
+tracer = Tracer(patch_modules=("botocore", "requests"))
+metrics = Metrics()
+
+
+def session_created(flow: str) -> None:
+    """Count a created portal session by its flow ("home" for the portal's home page)."""
+    _outcome("PortalSessionCreated", flow=flow)
+
+
+def request_failed(problem: Problem) -> None:
+    if isinstance(problem, UpstreamUnavailable):
+        _outcome("UpstreamFailures", upstream=problem.upstream, reason=problem.reason)
+    elif isinstance(problem, (Unauthenticated, ForbiddenOrigin)):
+        _outcome("AuthFailures")
+    elif isinstance(problem, NoBillingAccount):
+        _outcome("MissingBillingAccounts")
+    elif isinstance(problem, ServerMisconfigured):
+        _outcome("Misconfigurations")
+    else:
+        _outcome("RejectedRequests", problem=problem.slug)
+
+
+def bug() -> None:
+    _outcome("UnhandledErrors")
+
+
+def _outcome(metric: str, **dimensions: str) -> None:
+    """The request's one outcome: a metric (with these dimensions) and trace annotations."""
+    tracer.put_annotation(key="outcome", value=metric)
+    for name, value in dimensions.items():
+        metrics.add_dimension(name=name, value=value or "unknown")
+        tracer.put_annotation(key=name, value=value or "unknown")
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
