@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dynamodb_errors import dynamodb_errors
+from aws_errors import dynamodb_errors
 from errors import ServerMisconfigured
 
 CUSTOMER_ID = re.compile(r"^(cus|acct)_[A-Za-z0-9]+$")

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_errors import error_code, transient_reason
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
 from errors import ServerMisconfigured, UpstreamUnavailable
 from settings import Settings
 
@@ -28,12 +22,6 @@ SECRETS_MANAGER_PREFIXES = ("arn:aws:secretsmanager:", "secretsmanager:")
 # and one retry instead of boto3's 60 s defaults, so a sick SSM is a quick 503, not a hang.
 KEY_STORE_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
-)
-NETWORK_ERRORS = (
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    EndpointConnectionError,
-    ConnectionClosedError,
 )
 
 
@@ -73,22 +61,18 @@ class StripeKey:
 def _problem(cause: BaseException | None, store: str) -> UpstreamUnavailable | ServerMisconfigured:
     """A store that is down or throttling is a 503; anything else (no such parameter, no
     permission, no KMS access) is the operator's to fix."""
-    error = type(cause).__name__
-    response = cause.response if isinstance(cause, ClientError) else {}
-    code = response.get("Error", {}).get("Code", "")
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if isinstance(cause, NETWORK_ERRORS) or code == "ThrottlingException" or status >= 500:
+    reason, code = transient_reason(cause), error_code(cause)
+    if reason is not None:
         logger.warning(
-            "The Stripe key's store is not answering",
-            extra={"store": store, "error": code or error},
+            "The Stripe key's store is not answering", extra={"store": store, "error": code}
         )
         return UpstreamUnavailable(
             "The payment provider is not configured yet; try again shortly.",
             upstream=store,
-            reason="throttled" if code == "ThrottlingException" else "unavailable",
+            reason=reason,
         )
     logger.error(
         "Cannot read the Stripe key named by STRIPE_API_KEY_PARAM",
-        extra={"store": store, "error": code or error},
+        extra={"store": store, "error": code},
     )
     return ServerMisconfigured("The payment provider is not configured.")

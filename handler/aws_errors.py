@@ -1,7 +1,8 @@
-"""What DynamoDB's failures mean for callers: wrap every table call in `dynamodb_errors()`.
+"""What AWS's failures mean for callers: DynamoDB's (wrap every table call in
+`dynamodb_errors()`), and which failures of any AWS call are worth retrying later.
 
-botocore has already retried (see the client config in app.py) by the time an error gets here,
-so throttling, 5xx and network failures are answered with a 503 and Retry-After; a table or
+botocore has already retried (see the client configs) by the time an error gets here, so
+throttling, 5xx and network failures are answered with a 503 and Retry-After; a table or
 permission that does not match our settings is the operator's problem (500); anything else is
 a bug and left to the unexpected-error handler.
 """
@@ -37,21 +38,44 @@ MISCONFIGURED = frozenset(
 )
 
 
+NETWORK_ERRORS = (
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    EndpointConnectionError,
+    ConnectionClosedError,
+)
+
+
+def transient_reason(exc: BaseException | None) -> str | None:
+    """Why a failed AWS call may work later ("timeout", "connection", "throttled", "error"),
+    or None when retrying will not help."""
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return "timeout"
+    if isinstance(exc, NETWORK_ERRORS):
+        return "connection"
+    if isinstance(exc, ClientError):
+        if error_code(exc) in THROTTLING:
+            return "throttled"
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            return "error"
+    return None
+
+
+def error_code(exc: BaseException | None) -> str:
+    """AWS's error code ("ThrottlingException"...), or the exception's class name."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__
+
+
 @contextmanager
 def dynamodb_errors() -> Iterator[None]:
     try:
         yield
-    except (ConnectTimeoutError, ReadTimeoutError) as exc:
-        raise _unavailable("timeout", type(exc).__name__) from None
-    except (EndpointConnectionError, ConnectionClosedError) as exc:
-        raise _unavailable("connection", type(exc).__name__) from None
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in THROTTLING:
-            raise _unavailable("throttled", code) from None
-        if status >= 500:
-            raise _unavailable("error", code) from None
+    except (ClientError, *NETWORK_ERRORS) as exc:
+        reason, code = transient_reason(exc), error_code(exc)
+        if reason is not None:
+            raise _unavailable(reason, code) from None
         if code in MISCONFIGURED:
             logger.error(
                 "DynamoDB refused the customers table lookup: check CUSTOMERS_TABLE, "
