@@ -6,10 +6,14 @@
 Prints tables and naive/ours ratios; asserts nothing. Take medians, and expect noise on a busy
 machine (it prints the load; CPU times suffer less from it than wall times). How it measures:
 
-- The handler runs in "runtime" virtualenvs that hold only what Lambda has (the locked runtime
-  dependencies plus boto3, bytecode-compiled like the runtime's own), one per Python found
-  (3.11, 3.12, 3.13 under pyenv), built once under $BENCH_CACHE (default /tmp), and once more
-  for 3.13 without .pyc, as `sam build` packages it. Children get Lambda's environment.
+- On 3.13 (what template.yaml deploys) the handler runs from deployment packages, built for this
+  machine's platform: ours is what `sam build` ships (handler/Makefile: the locked pins, .pyc),
+  "default pip" what `sam build`'s default pip workflow would ship (dependencies resolved, so
+  botocore too; no .pyc). Python gets them on its path ahead of a virtualenv holding only boto3,
+  as Lambda puts /var/task ahead of its runtime's boto3. On 3.11 and 3.12 it runs in virtualenvs
+  holding the locked runtime dependencies plus boto3, bytecode-compiled. All are built once
+  under $BENCH_CACHE (default /tmp), from pyenv's Pythons (the packages need make and PyPI).
+  Children get Lambda's environment.
 - DynamoDB is moto's server and Stripe is tests/fake_stripe.py, both in a separate process over
   loopback, so their work does not share a GIL with the handler. A keep-alive proxy in front of
   moto counts the connections the handler opens; the stand-in counts its own.
@@ -17,8 +21,8 @@ machine (it prints the load; CPU times suffer less from it than wall times). How
   (imports, settings, clients) and to its first response; `-X importtime` per package.
 - Warm path: --warm invocations of the real lambda_handler in one process after a first call;
   stages timed by wrapping module functions from outside (the handler code is unchanged).
-- Size: `pip install --target` for manylinux2014_aarch64 / CPython 3.13 (what the template
-  deploys), without .pyc files, plus handler/*.py; zipped with deflate.
+- Size: the same two packages for manylinux2014_aarch64 (what the template deploys), unzipped
+  and zipped with deflate.
 
 This file is also the child process (--child ...), so its top level imports only the stdlib.
 """
@@ -30,7 +34,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import subprocess
@@ -104,7 +108,7 @@ class Context:
 
 
 def _load(app: str) -> Any:
-    sys.path[:0] = [str(HANDLER), str(BENCH)]
+    sys.path[:0] = [os.environ.get("BENCH_PACKAGE") or str(HANDLER), str(BENCH)]
     return __import__(APPS[app])
 
 
@@ -280,7 +284,7 @@ def main(argv: list[str]) -> None:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold-runs", type=int, default=20, help="fresh processes per app")
+    parser.add_argument("--cold-runs", type=int, default=12, help="fresh processes per app")
     parser.add_argument("--warm", type=int, default=2000, help="warm invocations, ours")
     parser.add_argument(
         "--warm-naive", type=int, default=500, help="warm invocations, naive (slower per call)"
@@ -303,8 +307,9 @@ def main(argv: list[str]) -> None:
 
     cache = Path(os.environ.get("BENCH_CACHE", tempfile.gettempdir())) / "billing-portal-bench"
     cache.mkdir(parents=True, exist_ok=True)
-    runtimes = find_runtimes(args.pythons.split(","), cache, no_pyc="3.13")
-    compiled = [runtime for runtime in runtimes if not runtime[0].endswith(NO_PYC)]
+    python313 = pyenv_python("3.13") if "3.13" in args.pythons.split(",") else None
+    runtimes = find_runtimes(args.pythons.split(","), cache, python313)
+    compiled = [runtime for runtime in runtimes if not runtime.label.endswith(NO_PYC)]
     ratios: list[tuple[str, float, float, str]] = []
 
     upstreams = subprocess.Popen(
@@ -331,12 +336,12 @@ def main(argv: list[str]) -> None:
         upstreams.stdin.flush()
         return dict(json.loads(upstreams.stdout.readline()))
 
-    def child(python: Path, *child_args: str) -> dict[str, Any]:
+    def child(runtime: Runtime, *child_args: str) -> dict[str, Any]:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             run(
-                [str(python), str(Path(__file__)), "--child", *child_args, "--out", out.name],
+                [str(runtime.python), __file__, "--child", *child_args, "--out", out.name],
                 cwd=ROOT,
-                env=env,
+                env={**env, **package_env(runtime)},
                 stdout=subprocess.DEVNULL,
             )
             return dict(json.loads(Path(out.name).read_text()))
@@ -347,14 +352,14 @@ def main(argv: list[str]) -> None:
         if "imports" in sections and compiled:
             import_profile(compiled[-1], env)
         if "warm" in sections:
-            chosen = [r for r in compiled if args.warm_python in ("all", r[0])] or compiled[-1:]
-            for version, python in chosen:
-                warm_path(version, python, (args.warm, args.warm_naive), child, counts, ratios)
+            chosen = [r for r in compiled if args.warm_python in ("all", r.label)] or compiled[-1:]
+            for runtime in chosen:
+                warm_path(runtime, (args.warm, args.warm_naive), child, counts, ratios)
     finally:
         upstreams.stdin.close()
         upstreams.wait(timeout=10)
-    if "size" in sections:
-        package_size(cache, ratios)
+    if "size" in sections and python313:
+        package_size(cache, python313, ratios)
 
     print("\n== Summary: naive / ours (higher means ours is better)")
     print(
@@ -377,49 +382,123 @@ def uv_env() -> dict[str, str]:
     return {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}  # use pyenv's Pythons, fetch none
 
 
-NO_PYC = " no .pyc"
+NO_PYC = " default pip, no .pyc"
 
 
-def find_runtimes(versions: list[str], cache: Path, no_pyc: str) -> list[tuple[str, Path]]:
-    """(label, python) per version found under pyenv, each in a Lambda-like virtualenv; and the
-    no_pyc version again without .pyc, as `sam build` packages (it unzips wheels, compiles
-    nothing) and as Lambda then runs it (/var/task is read-only, so nothing is cached)."""
+class Runtime(NamedTuple):
+    label: str
+    python: Path
+    package: Path | None = None  # a deployment package, ahead of python's site-packages
+
+
+def package_env(runtime: Runtime) -> dict[str, str]:
+    if runtime.package is None:
+        return {}
+    return {"BENCH_PACKAGE": str(runtime.package), "LAMBDA_TASK_ROOT": str(runtime.package)}
+
+
+def pyenv_python(version: str) -> str | None:
     import glob
-    import hashlib
 
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(glob.glob(str(pyenv / f"{version}.*" / "bin" / f"python{version}")))
+    if not candidates:
+        print(f"Python {version}: not found under {pyenv}; skipped")
+    return candidates[-1] if candidates else None
+
+
+def venv(cache: Path, name: str, python: str, requirements: str) -> Path:
+    """A virtualenv of python with requirements (pip lines), bytecode-compiled; built once."""
+    import hashlib
+
     uv, env = uv_command(), uv_env()
+    venv = cache / f"runtime-{name}"
+    stamp = hashlib.sha256(f"{python}\n{requirements}".encode()).hexdigest()
+    if not (venv / "stamp").exists() or (venv / "stamp").read_text() != stamp:
+        started = time.perf_counter()
+        run([*uv, "venv", "-q", "--clear", "--python", python, str(venv)], env=env)
+        reqs = cache / f"{name}-requirements.txt"
+        reqs.write_text(requirements)
+        install = [
+            "pip",
+            "install",
+            "-q",
+            "--compile-bytecode",
+            "--python",
+            str(venv / "bin" / "python"),
+        ]
+        run([*uv, *install, "-r", str(reqs)], env=env)
+        (venv / "stamp").write_text(stamp)
+        print(f"{name}: built {venv} in {time.perf_counter() - started:.0f} s")
+    return venv / "bin" / "python"
+
+
+def find_runtimes(versions: list[str], cache: Path, python313: str | None) -> list[Runtime]:
+    """3.11 and 3.12 (as found): virtualenvs with the locked runtime dependencies. 3.13: the
+    packages `sam build` ships, ours (handler/Makefile) and the default pip workflow's."""
+    import platform
+
     requirements = run(
-        [*uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--quiet"],
+        [*uv_command(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project"],
         cwd=ROOT,
         capture_output=True,
-        env=env,
+        env=uv_env(),
     ).stdout
-    reqs = cache / "runtime-requirements.txt"
-    reqs.write_text(requirements)
     found = []
-    wanted = [(v, True) for v in versions] + ([(no_pyc, False)] if no_pyc in versions else [])
-    for version, compiled in wanted:
-        candidates = sorted(glob.glob(str(pyenv / f"{version}.*" / "bin" / f"python{version}")))
-        if not candidates:
-            print(f"Python {version}: not found under {pyenv}; skipped")
+    for version in versions:
+        python = python313 if version == "3.13" else pyenv_python(version)
+        if python is None:
             continue
-        label = version if compiled else version + NO_PYC
-        venv = cache / f"runtime-{label.replace(' ', '-')}"
-        python = venv / "bin" / "python"
-        stamp = hashlib.sha256(f"{candidates[-1]}\n{requirements}".encode()).hexdigest()
-        if not (venv / "stamp").exists() or (venv / "stamp").read_text() != stamp:
-            started = time.perf_counter()
-            run([*uv, "venv", "-q", "--clear", "--python", candidates[-1], str(venv)], env=env)
-            install = ["pip", "install", "-q", "--python", str(python), "-r", str(reqs)]
-            run([*uv, *install, *(["--compile-bytecode"] if compiled else [])], env=env)
-            (venv / "stamp").write_text(stamp)
-            print(f"Python {label}: built {venv} in {time.perf_counter() - started:.0f} s")
-        found.append((label, python))
+        if version != "3.13":
+            found.append(Runtime(version, venv(cache, version, python, requirements)))
+            continue
+        lambda_python = venv(cache, "3.13-boto3", python, f"boto3=={locked_version('boto3')}\n")
+        for kind, label in (("ours", version), ("naive", version + NO_PYC)):
+            package = build_package(kind, platform.machine(), python, cache)
+            found.append(Runtime(label, lambda_python, package))
     return found
 
 
-def cold_start(runtimes: list[tuple[str, Path]], runs: int, child: Any, ratios: list) -> None:
+def build_package(kind: str, machine: str, python313: str, cache: Path) -> Path:
+    """What `sam build` ships for manylinux2014_<machine>: "ours" by running handler/Makefile,
+    "naive" as its default pip workflow does (pip resolves dependencies, compiles nothing; uv's
+    pip here: the same resolution, faster and cached). Built once per input."""
+    import hashlib
+    import shutil
+    import subprocess
+
+    target = cache / f"package-{kind}-{machine}"
+    inputs = [HANDLER / "requirements.txt", HANDLER / "Makefile", *sorted(HANDLER.glob("*.py"))]
+    digest = hashlib.sha256(python313.encode())
+    for path in inputs:
+        digest.update(path.read_bytes())
+    stamp = cache / f"package-{kind}-{machine}.stamp"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest() and target.is_dir():
+        return target
+    started = time.perf_counter()
+    shutil.rmtree(target, ignore_errors=True)
+    if kind == "ours":
+        command = ["make", "-C", str(HANDLER), "build-BillingPortalFunction"]
+        command += [f"ARTIFACTS_DIR={target}", f"PLATFORM=manylinux2014_{machine}"]
+        command += [f"PYTHON={python313}"]
+    else:
+        command = [*uv_command(), "pip", "install", "-q", "--target", str(target)]
+        command += ["--python-platform", f"{machine}-manylinux2014", "--python-version", "3.13"]
+        command += ["--only-binary", ":all:", "-r", str(HANDLER / "requirements.txt")]
+    try:
+        run(command, cwd=ROOT, env=uv_env(), capture_output=True)
+    except subprocess.CalledProcessError as error:
+        print(error.stdout, error.stderr, sep="\n", file=sys.stderr)
+        raise
+    if kind == "naive":
+        for source in HANDLER.glob("*.py"):
+            shutil.copy2(source, target / source.name)
+    stamp.write_text(digest.hexdigest())
+    print(f"package {kind} ({machine}): built {target} in {time.perf_counter() - started:.0f} s")
+    return target
+
+
+def cold_start(runtimes: list[Runtime], runs: int, child: Any, ratios: list) -> None:
     import statistics
 
     print(
@@ -435,11 +514,12 @@ def cold_start(runtimes: list[tuple[str, Path]], runs: int, child: Any, ratios: 
     }
     rows = []
     medians = {}
-    for version, python in runtimes:
+    for runtime in runtimes:
+        version = runtime.label
         results: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "naive": []}
-        for _ in range(max(3, runs // 4) if version.endswith(NO_PYC) else runs):
+        for _ in range(max(5, runs // 4) if version.endswith(NO_PYC) else runs):
             for app in results:  # interleaved, so drifting load hits all three alike
-                results[app].append(child(python, "cold", app, str(time.perf_counter())))
+                results[app].append(child(runtime, "cold", app, str(time.perf_counter())))
         median = medians[version] = {
             app: {key: statistics.median(r[key] for r in rs) * 1000 for key in figures}
             for app, rs in results.items()
@@ -464,27 +544,29 @@ def cold_start(runtimes: list[tuple[str, Path]], runs: int, child: Any, ratios: 
             )
     print(table(["python", "app", *figures.values()], rows))
     for version in [v for v in medians if v + NO_PYC in medians]:
-        # What the build can change: ours shipped with .pyc (sam build's pip workflow unzips
-        # wheels and compiles nothing; `pip install` on Python 3.13 does), naive as sam builds it.
+        # Code and build together: ours as handler/Makefile ships it, the naive shape as the
+        # default pip workflow would (it unzips wheels and compiles nothing).
         for key in ("first", "first_cpu"):
             ratios.append(
                 (
-                    f"cold start {figures[key]}, {version}: ours with .pyc, naive without",
+                    f"cold start {figures[key]}, {version}: ours as built, naive by default pip",
                     medians[version]["ours"][key],
                     medians[version + NO_PYC]["naive"][key],
                     "ms",
                 )
             )
     print(
-        f"   {NO_PYC.strip()}: median of {max(3, runs // 4)} runs; all packages compiled at import"
+        f"   3.13: ours = the package handler/Makefile builds; {NO_PYC.strip()} = the package"
+        " of sam build's default pip workflow, every module compiled at import (median of "
+        f"{max(5, runs // 4)} runs)"
     )
 
 
-def import_profile(runtime: tuple[str, Path], env: dict[str, str]) -> None:
+def import_profile(runtime: Runtime, env: dict[str, str]) -> None:
     """Which top-level packages' imports dominate init (python -X importtime, self times)."""
     import statistics
 
-    version, python = runtime
+    version, python = runtime.label, runtime.python
     print(
         f"\n== What init imports cost (python -X importtime, Python {version}, median of 3, ms;"
         " self time summed per top-level package)"
@@ -493,11 +575,12 @@ def import_profile(runtime: tuple[str, Path], env: dict[str, str]) -> None:
     for app in ("ours", "naive"):
         samples: list[dict[str, float]] = []
         for _ in range(3):
-            code = f"import sys; sys.path[:0] = {[str(HANDLER), str(BENCH)]}; import {APPS[app]}"
+            first = str(runtime.package or HANDLER)
+            code = f"import sys; sys.path[:0] = {[first, str(BENCH)]}; import {APPS[app]}"
             stderr = run(
                 [str(python), "-X", "importtime", "-c", code],
                 cwd=ROOT,
-                env=env,
+                env={**env, **package_env(runtime)},
                 capture_output=True,
             ).stderr
             sums: dict[str, float] = {}
@@ -528,8 +611,9 @@ def import_profile(runtime: tuple[str, Path], env: dict[str, str]) -> None:
 
 
 def warm_path(
-    version: str, python: Path, runs: tuple[int, int], child: Any, counts: Any, ratios: list
+    runtime: Runtime, runs: tuple[int, int], child: Any, counts: Any, ratios: list
 ) -> None:
+    version = runtime.label
     invocations = dict(zip(("ours", "naive"), runs, strict=True))
     print(
         f"\n== Warm path, Python {version}: {runs[0]} (ours) and {runs[1]} (naive) invocations "
@@ -540,7 +624,7 @@ def warm_path(
     connections = {}
     for app in ("ours", "naive"):
         before = counts()
-        results[app] = child(python, "warm", app, str(invocations[app]))
+        results[app] = child(runtime, "warm", app, str(invocations[app]))
         after = counts()
         connections[app] = {name: after[name] - before[name] for name in after}
         if results[app]["statuses"] != {"303": invocations[app]}:
@@ -611,75 +695,56 @@ def warm_path(
         )
 
 
-def package_size(cache: Path, ratios: list) -> None:
-    """Deployment package for python3.13 arm64: ours, and naive with boto3 packaged too."""
-    import shutil
+def package_size(cache: Path, python313: str, ratios: list) -> None:
+    """The deployment package for python3.13 arm64: ours as handler/Makefile builds it, naive as
+    `sam build`'s default pip workflow would."""
     import zipfile
 
     print(
-        "\n== Deployment package for python3.13 arm64 (manylinux2014_aarch64): "
-        "`pip install --target` of handler/requirements.txt + handler/*.py, no .pyc"
+        "\n== Deployment package for python3.13 arm64 (manylinux2014_aarch64): ours = "
+        "handler/Makefile (locked pins, .pyc); naive = sam build's default pip workflow"
     )
-    boto3 = f"boto3=={_locked_version((ROOT / 'uv.lock').read_text(), 'boto3')}"
-    # uv's pip: the same resolution as pip's (what `sam build` runs), faster and cached. No .pyc:
-    # a build on another Python cannot make them for 3.13; Lambda compiles what it imports.
-    install = [*uv_command(), "pip", "install", "-q", "--python-platform", "aarch64-manylinux2014"]
-    install += ["--python-version", "3.13", "--only-binary", ":all:"]
-    requirements = ["-r", str(HANDLER / "requirements.txt")]
-    variants = {
-        "ours (as sam build: pip resolves deps)": requirements,
-        "ours, --no-deps (the exported pins only)": [*requirements, "--no-deps"],
-        "naive (requirements list boto3 too)": [*requirements, boto3],
-    }
     mb = 1024 * 1024
-    totals, contents = {}, {}
-    for name, args in variants.items():
-        target = cache / "package"
-        shutil.rmtree(target, ignore_errors=True)
-        run([*install, "--target", str(target), *args], cwd=ROOT, env=uv_env())
-        for source in HANDLER.glob("*.py"):
-            shutil.copy2(source, target / source.name)
-        contents[name] = {
-            entry.name: sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
-            if entry.is_dir()
-            else entry.stat().st_size
-            for entry in target.iterdir()
-        }
+    packages = {kind: build_package(kind, "aarch64", python313, cache) for kind in APPS}
+    sizes: dict[str, dict[str, int]] = {}
+    totals: dict[str, tuple[float, float]] = {}
+    for kind, target in packages.items():
+        files = [f for f in sorted(target.rglob("*")) if f.is_file()]
+        sizes[kind] = {}
+        for f in files:
+            entry = f.relative_to(target).parts[0]
+            sizes[kind][entry] = sizes[kind].get(entry, 0) + f.stat().st_size
         archive = cache / "package.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in sorted(target.rglob("*")):
-                if f.is_file():
-                    zf.write(f, f.relative_to(target))
-        totals[name] = (sum(contents[name].values()) / mb, archive.stat().st_size / mb)
+            for f in files:
+                zf.write(f, f.relative_to(target))
+        totals[kind] = (sum(sizes[kind].values()) / mb, archive.stat().st_size / mb)
         archive.unlink()
-    ours, lean, naive = variants
+    pyc = sum(f.stat().st_size for f in packages["ours"].rglob("*.pyc")) / mb
     rows = [
-        [name, f"{unzipped:.1f}", f"{zipped:.1f}"] for name, (unzipped, zipped) in totals.items()
+        [kind, f"{unzipped:.1f}", f"{zipped:.1f}"] for kind, (unzipped, zipped) in totals.items()
     ]
-    for name in (ours, lean):
-        rows.append(
-            [f"naive / {name.split(' (')[0]}"]
-            + [f"{totals[naive][i] / totals[name][i]:.2f}x" for i in (0, 1)]
-        )
+    rows.append(["naive/ours", *(f"{totals['naive'][i] / totals['ours'][i]:.2f}x" for i in (0, 1))])
     print(table(["package", "unzipped MB", "zipped MB"], rows))
-    top = sorted(contents[ours].items(), key=lambda item: -item[1])[:10]
+    print(f"   ours includes {pyc:.1f} MB of .pyc (unzipped)")
+    top = sorted(sizes["ours"].items(), key=lambda item: -item[1])[:10]
     print(
         table(
-            ["10 largest top-level entries, ours (sam build)", "MB", "with --no-deps"],
+            ["10 largest top-level entries, ours", "MB", "naive MB"],
             [
-                [entry, f"{size / mb:.1f}", "yes" if entry in contents[lean] else "not packaged"]
+                [entry, f"{size / mb:.1f}", f"{sizes['naive'].get(entry, 0) / mb:.1f}"]
                 for entry, size in top
             ],
         )
     )
-    extra = sorted(e for e in set(contents[naive]) - set(contents[ours]) if "." not in e)
-    print("   naive adds:", ", ".join(f"{e} {contents[naive][e] / mb:.1f} MB" for e in extra))
+    extra = sorted(e for e in set(sizes["naive"]) - set(sizes["ours"]) if "." not in e)
+    print("   naive adds:", ", ".join(f"{e} {sizes['naive'][e] / mb:.1f} MB" for e in extra))
     for label, i in (("unzipped", 0), ("zipped", 1)):
-        ratios.append((f"package {label}", totals[ours][i], totals[naive][i], "MB"))
-        ratios.append((f"package {label}, --no-deps", totals[lean][i], totals[naive][i], "MB"))
+        ratios.append((f"package {label}", totals["ours"][i], totals["naive"][i], "MB"))
 
 
-def _locked_version(lock: str, name: str) -> str:
+def locked_version(name: str) -> str:
+    lock = (ROOT / "uv.lock").read_text()
     marker = f'name = "{name}"\nversion = "'
     start = lock.index(marker) + len(marker)
     return lock[start : lock.index('"', start)]
