@@ -17,8 +17,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
-from customers import CustomerTable
+from customers import DYNAMODB_CONFIG, CustomerTable
 from errors import MethodNotAllowed, NotFound, Problem, ServerMisconfigured
 from http_responses import portal_response, problem_response
 from outcomes import bug, metrics, request_failed, session_created, tracer
@@ -35,18 +34,6 @@ ROUTE = "/billing/portal"
 # Every request ends in one outcome metric; an answer that has none (say a CORS preflight) is
 # fine, not worth a UserWarning from log_metrics in the logs.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-
-# DynamoDB answers a GetItem in milliseconds in-region, so short timeouts turn a sick endpoint
-# into a quick 503 and leave the rest of the 10 s budget to Stripe. Worst case: 2 attempts x
-# (0.5 s connect + 1 s read) + at most 1 s of throttling backoff = 4 s. "standard" retries
-# throttling, 5xx and network errors with jittered backoff and a retry quota that stops retrying
-# when most calls fail (an outage isn't made worse); "adaptive" would add client-side rate
-# limiting that may sleep before sending, a wait this time budget cannot afford.
-DYNAMODB_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=1.0,
-    retries={"mode": "standard", "total_max_attempts": 2},
-)
 
 
 def _build() -> tuple[Settings | None, Portal | None]:

@@ -7,9 +7,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_errors import dynamodb_errors
+from botocore.config import Config
 from errors import ServerMisconfigured
 
 CUSTOMER_ID = re.compile(r"^(cus|acct)_[A-Za-z0-9]+$")
+
+# DynamoDB answers in milliseconds in-region, so short timeouts turn a sick endpoint into a
+# quick 503 and leave the rest of the 10 s budget to Stripe. Worst case per call: 2 attempts x
+# (0.5 s connect + 1 s read) + at most 1 s of throttling backoff = 4 s (DYNAMODB_WORST_CASE_MS).
+# "standard" retries throttling, 5xx and network errors with jittered backoff and a retry quota
+# that stops retrying when most calls fail (an outage isn't made worse); "adaptive" would add
+# client-side rate limiting that may sleep before sending, a wait this budget cannot afford.
+DYNAMODB_CONFIG = Config(
+    connect_timeout=0.5,
+    read_timeout=1.0,
+    retries={"mode": "standard", "total_max_attempts": 2},
+)
+DYNAMODB_WORST_CASE_MS = 4000
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from auth import User
 from aws_lambda_powertools import Logger
-from customers import Customer, CustomerTable
+from customers import DYNAMODB_WORST_CASE_MS, Customer, CustomerTable
 from errors import NoBillingAccount
 from flows import SUBSCRIPTION_FLOWS, Subscription, flow_data, the_live_subscription
 from params import PortalRequest
@@ -14,6 +14,12 @@ from settings import Settings
 from stripe_api import StripeApi
 
 logger = Logger(child=True)
+
+# A new customer is followed by the mapping write and the session; their time is kept back from
+# the creation call, so a slow Stripe ends in our 503 instead of the function's timeout. (A
+# customer created by an attempt that then answers 503 is reused on the next click, through the
+# idempotency key.)
+AFTER_CUSTOMER_CREATED_MS = DYNAMODB_WORST_CASE_MS + 2_000
 
 
 class Portal:
@@ -35,7 +41,9 @@ class Portal:
         """The user's first click: a Stripe customer, and the mapping to it (one, even in races)."""
         if not self._settings.create_missing_customers:
             raise NoBillingAccount("This account has no billing account yet.")
-        created = self._stripe.create_customer(user.key, user.claims)
+        created = self._stripe.create_customer(
+            user.key, user.claims, reserve_ms=AFTER_CUSTOMER_CREATED_MS
+        )
         customer = self._customers.link(user.key, created)
         if customer.id != created:
             # Another writer mapped this user first with a customer Stripe did not deduplicate

@@ -44,15 +44,16 @@ class StripeApi:
         # invocation reuses the open TCP/TLS connection to Stripe instead of dialling again.
         self._session = requests.Session()
 
-    def client(self) -> stripe.StripeClient:
+    def client(self, reserve_ms: int = 0) -> stripe.StripeClient:
         """A client whose retries and timeouts fit in the time left now.
 
         Call it right before each request and don't keep it: the SDK's timeout is fixed per
         HTTP client, so each call gets its own (cheap, ~75 us) client on the shared session.
-        That also picks up a rotated key as soon as its cache expires.
+        That also picks up a rotated key as soon as its cache expires. `reserve_ms` is kept back
+        for what the request still has to do after this call.
         """
         api_key = self._key()  # first: on a cold start, reading it spends some of the budget
-        plan = stripe_budget.plan(self._remaining_ms())
+        plan = stripe_budget.plan(self._remaining_ms() - reserve_ms)
         if plan is None:
             logger.warning("No time left to call Stripe", extra={"upstream_reason": "no-time"})
             raise UpstreamUnavailable(
@@ -102,7 +103,7 @@ class StripeApi:
             raise NoSuchSubscription("This account has no such subscription.")
         return Subscription.from_stripe(data)
 
-    def create_customer(self, user_key: str, claims: dict[str, Any]) -> str:
+    def create_customer(self, user_key: str, claims: dict[str, Any], reserve_ms: int = 0) -> str:
         """A new Stripe customer for the user (email and name from the claims when present).
 
         The idempotency key is derived from the user key alone, so retries and concurrent first
@@ -119,7 +120,7 @@ class StripeApi:
         idempotency_key = "billing-portal-customer-" + hashlib.sha256(user_key.encode()).hexdigest()
         try:
             with stripe_errors():
-                customer = self.client().v1.customers.create(
+                customer = self.client(reserve_ms).v1.customers.create(
                     params,
                     {"idempotency_key": idempotency_key},
                 )

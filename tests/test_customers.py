@@ -125,6 +125,21 @@ def test_stripe_down_on_the_first_click_stores_nothing_and_the_next_click_works(
     assert list(fake_stripe.customers) == [retried]
 
 
+def test_a_first_click_without_time_to_create_and_map_is_a_503_before_any_creation(
+    creating: None, dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    # Creating, mapping and opening the session may take longer than 5 s when Stripe and
+    # DynamoDB are slow: start none of it rather than end in the function's own timeout.
+    response = load_app().lambda_handler(
+        event("home", claims=CLAIMS), LambdaContext(remaining_ms=5_000)
+    )
+
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"]
+    assert fake_stripe.customers == {}
+    assert item(dynamodb, "new-user") is None
+
+
 def test_changed_claims_within_stripes_key_window_are_a_503_not_a_second_customer(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
