@@ -46,6 +46,8 @@ EVENT = ROOT / "events" / "home.json"
 APPS = {"ours": "app", "naive": "naive_app"}
 USER = "demo-user"
 TABLE = "billing-portal-customers"
+# local/harness.py DEMO_SETTINGS, plus no EC2 metadata lookups; repeated because the children
+# run in bare runtimes (package + boto3 only), where local.harness (yaml) cannot be imported.
 SETTINGS = {
     "CUSTOMERS_TABLE": TABLE,
     "ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",
