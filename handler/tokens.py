@@ -82,6 +82,8 @@ class SigningKeys:
             raise UpstreamUnavailable(
                 "The token issuer's signing keys could not be fetched.",
                 retry_after=int(self._interval),
+                upstream="issuer",
+                reason="no-keys",
             )
         raise InvalidToken("The token was signed with a key the issuer does not publish.")
 
