@@ -11,8 +11,8 @@ import statistics
 import sys
 import time
 
-from local.harness import ROOT
-from tests.jwks_server import Issuer
+from testing.harness import ROOT
+from testing.jwks_server import Issuer
 
 sys.path.insert(0, str(ROOT / "handler"))
 from errors import Unauthenticated

@@ -24,7 +24,9 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from local.harness import (
+from testing.failing_dynamodb import FailingDynamoDB
+from testing.fake_stripe import FakeStripe
+from testing.harness import (
     DEMO_SETTINGS,
     DEMO_USER,
     EVENTS,
@@ -33,8 +35,6 @@ from local.harness import (
     create_table,
     put_customer,
 )
-from tests.fake_dynamodb import FailingDynamoDB
-from tests.fake_stripe import FakeStripe
 
 TIMEOUT_MS = 10_000  # template.yaml's Timeout
 SESSIONS = "/v1/billing_portal/sessions"

@@ -14,7 +14,7 @@ machine (it prints the load; CPU times suffer less from it than wall times). How
   holding the locked runtime dependencies plus boto3, bytecode-compiled. All are built once
   under $BENCH_CACHE (default /tmp), from pyenv's Pythons (the packages need make and PyPI).
   Children get Lambda's environment.
-- DynamoDB is moto's server and Stripe is tests/fake_stripe.py, both in a separate process over
+- DynamoDB is moto's server and Stripe is testing/fake_stripe.py, both in a separate process over
   loopback, so their work does not share a GIL with the handler. A keep-alive proxy in front of
   moto counts the connections the handler opens; the stand-in counts its own.
 - Cold start: fresh interpreters, median of --cold-runs, time from spawn to a ready handler
@@ -46,8 +46,8 @@ EVENT = ROOT / "events" / "home.json"
 APPS = {"ours": "app", "naive": "naive_app"}
 USER = "demo-user"
 TABLE = "billing-portal-customers"
-# local/harness.py DEMO_SETTINGS, plus no EC2 metadata lookups; repeated because the children
-# run in bare runtimes (package + boto3 only), where local.harness (yaml) cannot be imported.
+# testing/harness.py DEMO_SETTINGS, plus no EC2 metadata lookups; repeated because the children
+# run in bare runtimes (package + boto3 only), where testing.harness (yaml) cannot be imported.
 SETTINGS = {
     "CUSTOMERS_TABLE": TABLE,
     "ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",
@@ -201,8 +201,8 @@ def serve() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from local.harness import create_table, put_customer
-    from tests.fake_stripe import FakeStripe
+    from testing.fake_stripe import FakeStripe
+    from testing.harness import create_table, put_customer
 
     class KeepAliveProxy(BaseHTTPRequestHandler):
         """HTTP/1.1 keep-alive in front of moto's server, counting the connections it accepts.

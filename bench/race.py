@@ -30,9 +30,9 @@ import boto3
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from local.harness import DEMO_SETTINGS, DEMO_TABLE, ROOT, LambdaContext, create_table
+from testing.fake_stripe import FakeStripe
+from testing.harness import DEMO_SETTINGS, DEMO_TABLE, ROOT, LambdaContext, create_table
 from tests.conftest import event
-from tests.fake_stripe import FakeStripe
 
 CLAIMS = {"sub": "racing-user", "email": "racer@example.com", "name": "Racing User"}
 

@@ -9,25 +9,22 @@ DynamoDB is moto (in process) seeded with the demo user; Stripe is the local sta
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import boto3
 from moto import mock_aws
 
-from local.harness import (
+from testing.fake_stripe import FakeStripe
+from testing.harness import (
     DEMO_SETTINGS,
     DEMO_USER,
     EVENTS,
-    ROOT,
     LambdaContext,
     create_table,
     put_customer,
 )
-from tests.fake_stripe import FakeStripe
 
 
 def main() -> None:
@@ -47,8 +44,8 @@ def main() -> None:
         put_customer(dynamodb, DEMO_USER, customer)
         # One live single-item subscription, so the subscription_* flow events have one to act on.
         stripe.add_subscription(customer=customer)
-        sys.path.insert(0, str(ROOT / "handler"))
-        handler = importlib.import_module("app").lambda_handler
+        # Imported now, with the environment set, as Lambda imports the entry point.
+        from billing_portal.app import lambda_handler as handler
 
         for path in files:
             response = handler(json.loads(path.read_text()), LambdaContext())

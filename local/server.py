@@ -6,7 +6,7 @@
 It plays API Gateway in front of the real lambda_handler (local/apigw.py): every request to
 /billing/portal becomes an HTTP API event signed in as the demo user. DynamoDB is moto's server
 with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
-stand-in (tests/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
+stand-in (testing/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
 GET / serves the demo page (local/demo.html).
 """
 
@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
-import importlib
 import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import urllib.request
@@ -36,16 +34,15 @@ import stripe
 from moto.server import ThreadedMotoServer
 
 from local.apigw import HttpResponse, http_api_event, http_response
-from local.harness import (
+from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
+from testing.harness import (
     DEMO_SETTINGS,
     DEMO_TABLE,
     DEMO_USER,
-    ROOT,
     LambdaContext,
     create_table,
     put_customer,
 )
-from tests.fake_stripe import DEFAULT_API_KEY, FakeStripe
 
 logger = logging.getLogger("local.server")
 
@@ -289,7 +286,7 @@ class DevServer:
                 result = self._handler(event, LambdaContext())
                 # With POWERTOOLS_METRICS_DISABLED, powertools skips the flush that also clears
                 # the request's metrics and dimensions; this long-lived process would pile them up.
-                sys.modules["app"].metrics.clear_metrics()
+                _metrics().clear_metrics()
         except Exception:
             # What API Gateway answers when the function itself crashes.
             logger.exception("The handler raised")
@@ -306,7 +303,7 @@ class DevServer:
 
     def banner(self) -> str:
         if self._fake is not None:
-            stripe_line = f"local stand-in at {self._fake.url} (tests/fake_stripe.py)"
+            stripe_line = f"local stand-in at {self._fake.url} (testing/fake_stripe.py)"
         else:
             stripe_line = "Stripe test mode (STRIPE_API_KEY)"
         customer = f"{self.user} -> {self.customer_id}" if self.customer_id else "not seeded"
@@ -334,13 +331,17 @@ def _listening(flag: str, port: int) -> Iterator[None]:
 
 
 def _load_handler() -> Any:
-    """The real lambda_handler, loaded (or reloaded) with the environment just set."""
-    handler_dir = str(ROOT / "handler")
-    if handler_dir not in sys.path:
-        sys.path.insert(0, handler_dir)
-    if "app" in sys.modules:
-        return importlib.reload(sys.modules["app"]).lambda_handler
-    return importlib.import_module("app").lambda_handler
+    """The real handler, built from the environment just set (and imported only then, as
+    powertools reads POWERTOOLS_* when the package creates its logger and metrics)."""
+    from billing_portal.factory import build
+
+    return build(os.environ)
+
+
+def _metrics() -> Any:
+    from billing_portal.observability import metrics
+
+    return metrics
 
 
 class _HttpServer(ThreadingHTTPServer):

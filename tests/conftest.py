@@ -3,10 +3,9 @@ Stripe stand-in reached over real HTTP, so the code under test is the code that 
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -14,11 +13,17 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from local.harness import DEMO_SETTINGS, EVENTS, LambdaContext, create_table, put_customer
-from tests.fake_stripe import FakeStripe
+from billing_portal.factory import build
+from testing.events import event
+from testing.fake_stripe import FakeStripe
+from testing.harness import DEMO_SETTINGS, EVENTS, LambdaContext, create_table, put_customer
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# One boto3 session per test process, as one per Lambda container: a new session loads botocore's
+# service models again (~100 ms a test).
+SESSION = boto3.session.Session()
 
 Invoke = Callable[..., dict[str, Any]]
 
@@ -135,7 +140,7 @@ def env(monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe) -> dict[str, s
 @pytest.fixture
 def dynamodb(env: dict[str, str]) -> Iterator[Any]:
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
+        client = SESSION.client("dynamodb", region_name="us-east-1")
         create_table(client)
         yield client
 
@@ -148,28 +153,24 @@ def customer(dynamodb: Any, fake_stripe: FakeStripe) -> str:
     return customer_id
 
 
-def load_app() -> Any:
-    """The handler module loaded fresh, as on a Lambda cold start with the current environment."""
-    parameters.clear_caches()
-    if "app" in sys.modules:
-        module = importlib.reload(sys.modules["app"])
-    else:
-        module = importlib.import_module("app")
+def build_handler(session: boto3.session.Session | None = None) -> Handler:
+    """A handler built from the current environment, as on a Lambda cold start with it."""
+    handler = build(os.environ, session=session or SESSION)
     _service_logs_to_current_stdout()
-    return module
+    return handler
 
 
 @pytest.fixture
-def app(dynamodb: Any) -> Any:
-    return load_app()
+def handler(dynamodb: Any) -> Handler:
+    return build_handler()
 
 
 @pytest.fixture
-def invoke(app: Any) -> Invoke:
-    """Call the real lambda_handler with an events/ file, changed as the test says."""
+def invoke(handler: Handler) -> Invoke:
+    """Call the real handler with an events/ file, changed as the test says."""
 
     def call(name: str = "home", *, remaining_ms: int = 10_000, **changes: Any) -> dict[str, Any]:
-        response: dict[str, Any] = app.lambda_handler(
+        response: dict[str, Any] = handler(
             event(name, **changes), LambdaContext(remaining_ms=remaining_ms)
         )
         if response.get("headers", {}).get("Content-Type") == "application/problem+json":
@@ -177,31 +178,6 @@ def invoke(app: Any) -> Invoke:
         return response
 
     return call
-
-
-def event(
-    name: str = "home",
-    *,
-    method: str | None = None,
-    query: str | None = None,
-    headers: dict[str, str] | None = None,
-    body: str | None = None,
-    claims: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A real API Gateway HTTP API (v2) event from events/, with the given changes."""
-    data = copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
-    if method is not None:
-        data["requestContext"]["http"]["method"] = method
-        data["routeKey"] = data["requestContext"]["routeKey"] = f"{method} /billing/portal"
-    if query is not None:
-        data["rawQueryString"] = query
-    if headers is not None:
-        data["headers"].update(headers)
-    if body is not None:
-        data["body"] = body
-    if claims is not None:
-        data["requestContext"]["authorizer"]["jwt"]["claims"] = claims
-    return data
 
 
 def problem(response: dict[str, Any]) -> dict[str, Any]:

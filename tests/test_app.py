@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from local.harness import LambdaContext
-from tests.conftest import Invoke, event, load_app, problem
-from tests.fake_stripe import FakeStripe
+from testing.events import event
+from testing.fake_stripe import FakeStripe
+from testing.harness import LambdaContext
+from tests.conftest import Invoke, build_handler, problem
 
 
 def test_mapped_user_is_redirected_to_exactly_the_session_stripe_returned(
@@ -134,7 +135,7 @@ def test_browser_errors_go_to_the_error_page_when_one_is_set(
 ) -> None:
     monkeypatch.setenv("ERROR_REDIRECT_URL", "https://app.example.com/billing-error")
 
-    response = load_app().lambda_handler(event("foreign-return-url"), LambdaContext())
+    response = build_handler()(event("foreign-return-url"), LambdaContext())
 
     assert response["statusCode"] == 303
     assert (
@@ -149,9 +150,7 @@ def test_fetch_errors_stay_problems_even_with_an_error_page(
     monkeypatch.setenv("ERROR_REDIRECT_URL", "https://app.example.com/billing-error")
     accept_json = {"accept": "application/json"}
 
-    response = load_app().lambda_handler(
-        event("foreign-return-url", headers=accept_json), LambdaContext()
-    )
+    response = build_handler()(event("foreign-return-url", headers=accept_json), LambdaContext())
 
     assert response["statusCode"] == 400
 
@@ -164,8 +163,8 @@ def test_invalid_settings_answer_500_problems_after_one_log_line(
 ) -> None:
     monkeypatch.setenv("DEFAULT_RETURN_URL", "https://evil.example/")
 
-    module = load_app()
-    responses = [module.lambda_handler(event("home"), LambdaContext()) for _ in range(2)]
+    handler = build_handler()
+    responses = [handler(event("home"), LambdaContext()) for _ in range(2)]
 
     assert [r["statusCode"] for r in responses] == [500, 500]
     assert problem(responses[0])["type"].endswith("server-misconfigured")

@@ -1,7 +1,7 @@
 """Who is asking, end to end: tokens verified in the function (bearer and cookie), every attack a
 401 that reaches neither DynamoDB nor Stripe, the cookie CSRF check, CORS and preflights.
 
-Real v2 events through the real lambda_handler; the issuer is tests/jwks_server.py (keys made
+Real v2 events through the real lambda_handler; the issuer is testing/jwks_server.py (keys made
 here, JWKS over HTTP on 127.0.0.1), DynamoDB is moto, Stripe is the stand-in.
 """
 
@@ -16,16 +16,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import cors
 import jwt
 import pytest
 import yaml
-from settings import Settings, SettingsError
 
-from local.harness import DEMO_SETTINGS, TEMPLATE, LambdaContext, _CfnLoader
-from tests.conftest import event, load_app, problem
-from tests.fake_stripe import FakeStripe
-from tests.jwks_server import ISSUER, Issuer
+from billing_portal.settings import Settings, SettingsError
+from billing_portal.web import cors
+from testing.events import event
+from testing.fake_stripe import FakeStripe
+from testing.harness import DEMO_SETTINGS, TEMPLATE, LambdaContext, _CfnLoader
+from testing.jwks_server import ISSUER, Issuer
+from tests.conftest import build_handler, problem
 
 APP_ORIGIN = "https://app.example.com"
 COOKIE = "session"
@@ -47,19 +48,23 @@ def auth_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], issuer: Issue
 
 
 @pytest.fixture
-def dynamodb_calls(dynamodb: Any) -> list[str]:
+def session(dynamodb: Any) -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@pytest.fixture
+def dynamodb_calls(session: boto3.session.Session) -> list[str]:
     """Every DynamoDB operation the handler's client makes, counted at the SDK's edge."""
     calls: list[str] = []
-    boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register(  # type: ignore[attr-defined]
-        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
-    )
+    session.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     return calls
 
 
 @pytest.fixture
-def handler(auth_env: None, customer: str, dynamodb_calls: list[str]) -> Any:
-    return load_app()
+def handler(
+    auth_env: None, customer: str, session: boto3.session.Session, dynamodb_calls: list[str]
+) -> Any:
+    return build_handler(session=session)
 
 
 def call(
@@ -78,7 +83,7 @@ def call(
     data = event(name, headers=extra, method=method)
     if cookie is not None:
         data["cookies"] = ["theme=dark", f"{COOKIE}={cookie}"]
-    response: dict[str, Any] = handler.lambda_handler(data, LambdaContext())
+    response: dict[str, Any] = handler(data, LambdaContext())
     return response
 
 
@@ -209,7 +214,7 @@ def test_no_token_at_all_is_a_plain_bearer_challenge(
 def test_without_an_issuer_no_token_is_trusted(
     env: dict[str, str], customer: str, issuer: Issuer
 ) -> None:
-    response = call(load_app(), bearer=issuer.token())
+    response = call(build_handler(), bearer=issuer.token())
 
     assert response["statusCode"] == 401
     assert issuer.fetches == 0

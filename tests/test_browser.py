@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.server import DevServer
-from tests.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
+from testing.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
 
 try:
     from playwright.sync_api import Browser, Page, sync_playwright

@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
-from customers import CustomerTable
 from moto import mock_aws
 
-from local.harness import DEMO_TABLE, LambdaContext, create_table, load_template, put_customer
-from tests.conftest import event, load_app, problem
-from tests.fake_stripe import FakeStripe
+from billing_portal.adapters.customer_table import CustomerTable
+from testing.events import event
+from testing.fake_stripe import FakeStripe
+from testing.harness import DEMO_TABLE, LambdaContext, create_table, load_template, put_customer
+from tests.conftest import build_handler, problem
 from tools import link_customer
 
 CLAIMS = {"sub": "new-user", "email": "new@example.com", "name": "New User"}
@@ -42,8 +43,8 @@ def session_customer(fake_stripe: FakeStripe, response: dict[str, Any]) -> str:
     return str(session["customer"])
 
 
-def click(module: Any, claims: dict[str, Any] = CLAIMS) -> dict[str, Any]:
-    result: dict[str, Any] = module.lambda_handler(event("home", claims=claims), LambdaContext())
+def click(handler: Any, claims: dict[str, Any] = CLAIMS) -> dict[str, Any]:
+    result: dict[str, Any] = handler(event("home", claims=claims), LambdaContext())
     return result
 
 
@@ -53,7 +54,7 @@ def click(module: Any, claims: dict[str, Any] = CLAIMS) -> dict[str, Any]:
 def test_first_click_creates_the_customer_maps_it_and_opens_its_portal(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    response = click(load_app())
+    response = click(build_handler())
 
     [created] = fake_stripe.customers.values()
     assert created["email"] == "new@example.com"
@@ -69,7 +70,7 @@ def test_first_click_creates_the_customer_maps_it_and_opens_its_portal(
 def test_creation_is_idempotent_at_stripe_under_a_key_that_hides_the_user_key(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    click(load_app())
+    click(build_handler())
 
     [call] = fake_stripe.calls("POST", "/v1/customers")
     key = call.headers["idempotency-key"]
@@ -80,10 +81,10 @@ def test_creation_is_idempotent_at_stripe_under_a_key_that_hides_the_user_key(
 def test_second_click_uses_the_stored_customer(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    module = load_app()
-    first = session_customer(fake_stripe, click(module))
+    handler = build_handler()
+    first = session_customer(fake_stripe, click(handler))
 
-    second = session_customer(fake_stripe, click(module))
+    second = session_customer(fake_stripe, click(handler))
 
     assert second == first
     assert len(fake_stripe.calls("POST", "/v1/customers")) == 1
@@ -92,7 +93,7 @@ def test_second_click_uses_the_stored_customer(
 def test_claims_without_email_or_name_still_get_a_customer(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    response = click(load_app(), {"sub": "access-token-user"})
+    response = click(build_handler(), {"sub": "access-token-user"})
 
     [created] = fake_stripe.customers.values()
     assert (created["email"], created["name"]) == (None, None)
@@ -103,7 +104,7 @@ def test_claims_without_email_or_name_still_get_a_customer(
 def test_without_creation_an_unmapped_user_gets_a_404_and_nothing_is_created(
     env: dict[str, str], dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    response = click(load_app())
+    response = click(build_handler())
 
     assert response["statusCode"] == 404
     assert problem(response)["type"].endswith("no-billing-account")
@@ -114,14 +115,14 @@ def test_without_creation_an_unmapped_user_gets_a_404_and_nothing_is_created(
 def test_stripe_down_on_the_first_click_stores_nothing_and_the_next_click_works(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    module = load_app()
+    handler = build_handler()
     fake_stripe.fail_next(503, times=2, path_prefix="/v1/customers")  # the SDK retries once
 
-    failed = click(module)
+    failed = click(handler)
 
     assert failed["statusCode"] == 503
     assert item(dynamodb, "new-user") is None
-    retried = session_customer(fake_stripe, click(module))
+    retried = session_customer(fake_stripe, click(handler))
     assert list(fake_stripe.customers) == [retried]
 
 
@@ -130,9 +131,7 @@ def test_a_first_click_without_time_to_create_and_map_is_a_503_before_any_creati
 ) -> None:
     # Creating, mapping and opening the session may take longer than 5 s when Stripe and
     # DynamoDB are slow: start none of it rather than end in the function's own timeout.
-    response = load_app().lambda_handler(
-        event("home", claims=CLAIMS), LambdaContext(remaining_ms=5_000)
-    )
+    response = build_handler()(event("home", claims=CLAIMS), LambdaContext(remaining_ms=5_000))
 
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"]
@@ -143,12 +142,12 @@ def test_a_first_click_without_time_to_create_and_map_is_a_503_before_any_creati
 def test_changed_claims_within_stripes_key_window_are_a_503_not_a_second_customer(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    module = load_app()
-    first = session_customer(fake_stripe, click(module))
+    handler = build_handler()
+    first = session_customer(fake_stripe, click(handler))
     # As if storing the mapping had failed after Stripe created the customer.
     dynamodb.delete_item(TableName=DEMO_TABLE, Key={"user_id": {"S": "new-user"}})
 
-    response = click(module, {**CLAIMS, "email": "renamed@example.com"})
+    response = click(handler, {**CLAIMS, "email": "renamed@example.com"})
 
     assert response["statusCode"] == 503
     assert "Retry-After" in response["headers"]
@@ -159,10 +158,10 @@ def test_changed_claims_within_stripes_key_window_are_a_503_not_a_second_custome
 # --- Races --------------------------------------------------------------------------------
 
 
-def race(module: Any, fake_stripe: FakeStripe, clicks: int = 8) -> list[dict[str, Any]]:
+def race(handler: Any, fake_stripe: FakeStripe, clicks: int = 8) -> list[dict[str, Any]]:
     """`clicks` first clicks of one user at once, as threads through the real handler.
 
-    Lambda would run them in separate containers; here they share one module, which is fine
+    Lambda would run them in separate containers; here they share one handler, which is fine
     because the events are identical. The stand-in's delay keeps every creation request in
     flight together, so all of them have read "no item" before any mapping is written.
     """
@@ -171,7 +170,7 @@ def race(module: Any, fake_stripe: FakeStripe, clicks: int = 8) -> list[dict[str
 
     def one(_: int) -> dict[str, Any]:
         start.wait()
-        return click(module)
+        return click(handler)
 
     with ThreadPoolExecutor(clicks) as pool:
         return list(pool.map(one, range(clicks)))
@@ -180,7 +179,7 @@ def race(module: Any, fake_stripe: FakeStripe, clicks: int = 8) -> list[dict[str
 def test_concurrent_first_clicks_end_at_one_customer_with_one_item(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    responses = race(load_app(), fake_stripe)
+    responses = race(build_handler(), fake_stripe)
 
     [customer] = fake_stripe.customers
     assert [session_customer(fake_stripe, r) for r in responses] == [customer] * 8
@@ -221,7 +220,7 @@ def test_custom_key_and_attribute_find_a_mapped_user(
     customer = fake_stripe.add_customer(email="mapped@example.com")
     put_customer(custom_table, "new-user", customer, key="account_id", attribute="billing_customer")
 
-    response = click(load_app())
+    response = click(build_handler())
 
     assert session_customer(fake_stripe, response) == customer
 
@@ -229,7 +228,7 @@ def test_custom_key_and_attribute_find_a_mapped_user(
 def test_custom_key_and_attribute_store_a_created_customer(
     creating: None, custom_table: Any, fake_stripe: FakeStripe
 ) -> None:
-    response = click(load_app())
+    response = click(build_handler())
 
     [created] = fake_stripe.customers
     assert item(custom_table, "new-user", key="account_id") == {
@@ -247,7 +246,7 @@ def test_creation_keeps_the_other_attributes_of_an_existing_users_item(
         Item={"user_id": {"S": "new-user"}, "plan": {"S": "team"}, "seats": {"N": "5"}},
     )
 
-    response = click(load_app())
+    response = click(build_handler())
 
     [created] = fake_stripe.customers
     assert item(dynamodb, "new-user") == {
@@ -288,7 +287,7 @@ def test_a_deleted_customer_is_a_404_saying_the_account_is_gone_and_is_not_repla
     put_customer(dynamodb, "new-user", customer)
     fake_stripe.delete_customer(customer)
 
-    response = click(load_app(), {"sub": "new-user", "email": "gone@example.com"})
+    response = click(build_handler(), {"sub": "new-user", "email": "gone@example.com"})
 
     body = problem(response)
     assert response["statusCode"] == 404
@@ -314,7 +313,7 @@ def test_link_tool_maps_a_user_to_an_existing_customer(
 
     assert link("new-user", customer) == 0
 
-    assert session_customer(fake_stripe, click(load_app())) == customer
+    assert session_customer(fake_stripe, click(build_handler())) == customer
 
 
 def test_link_tool_refuses_to_replace_another_customer_without_force(

@@ -1,6 +1,6 @@
 """The local Stripe stand-in and the real stripe SDK agree on the wire format.
 
-Every test drives tests/fake_stripe.py with the pinned SDK's own ``StripeClient`` over real
+Every test drives testing/fake_stripe.py with the pinned SDK's own ``StripeClient`` over real
 HTTP on 127.0.0.1, so a disagreement shows up as an SDK exception or a wrong object here.
 """
 
@@ -15,7 +15,7 @@ import stripe
 from stripe._request_options import RequestOptions
 from stripe.params.billing_portal import SessionCreateParams
 
-from tests.fake_stripe import (
+from testing.fake_stripe import (
     DEFAULT_API_KEY,
     PORTAL_PAGE_TITLE,
     SESSION_CREATE_PARAMS,

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
-from local.harness import LambdaContext
-from tests.conftest import Invoke, check_no_leaks, event, find_leaks, load_app, problem
-from tests.fake_dynamodb import FailingDynamoDB
-from tests.fake_stripe import FakeStripe
+from billing_portal.web.api import logger
+from testing.events import event
+from testing.failing_dynamodb import FailingDynamoDB
+from testing.fake_stripe import FakeStripe
+from testing.harness import LambdaContext
+from tests.conftest import Invoke, build_handler, check_no_leaks, find_leaks, problem
 
 SESSIONS = "/v1/billing_portal/sessions"
 
@@ -148,7 +150,7 @@ def test_stripe_rejecting_our_key_is_a_500_and_the_key_is_in_no_log_or_body(
 ) -> None:
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_revoked4Kq8Zr2")  # not one the stand-in knows
 
-    response = load_app().lambda_handler(event("home"), LambdaContext())
+    response = build_handler()(event("home"), LambdaContext())
 
     assert response["statusCode"] == 500
     assert problem(response)["type"].endswith("server-misconfigured")
@@ -212,7 +214,7 @@ def app_with_dynamodb_at(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -
 
     def start(url: str) -> Any:
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
-        return load_app()
+        return build_handler()
 
     return start
 
@@ -228,7 +230,7 @@ def test_unreachable_dynamodb_is_a_503_and_stripe_is_not_called(
 ) -> None:
     app = app_with_dynamodb_at(f"http://127.0.0.1:{closed_port()}")
 
-    response = app.lambda_handler(event("home"), LambdaContext())
+    response = app(event("home"), LambdaContext())
 
     assert_unavailable(response)
     assert fake_stripe.calls() == []
@@ -255,7 +257,7 @@ def test_throttled_or_failing_dynamodb_is_a_503_after_one_retry(
     with FailingDynamoDB(status, error) as dynamodb:
         app = app_with_dynamodb_at(dynamodb.url)
 
-        response = app.lambda_handler(event("home"), LambdaContext())
+        response = app(event("home"), LambdaContext())
 
     assert_unavailable(response)
     assert dynamodb.requests == 2  # total_max_attempts
@@ -270,7 +272,7 @@ def test_a_missing_table_is_a_500_for_the_operator(
     with FailingDynamoDB(400, "ResourceNotFoundException") as dynamodb:
         app = app_with_dynamodb_at(dynamodb.url)
 
-        response = app.lambda_handler(event("home"), LambdaContext())
+        response = app(event("home"), LambdaContext())
 
     assert response["statusCode"] == 500
     assert problem(response)["type"].endswith("server-misconfigured")
@@ -326,10 +328,10 @@ def test_the_leak_scan_catches_each_kind_of_secret(leak: str) -> None:
 
 
 def test_the_leak_scan_fails_a_test_that_logs_a_token(
-    app: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    handler: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     authorization = event("home")["headers"]["authorization"]
-    app.logger.info("oops", extra={"header": authorization})  # the real logger, to stdout
+    logger.info("oops", extra={"header": authorization})  # the real logger, to stdout
     out, err = capfd.readouterr()
 
     with pytest.raises(pytest.fail.Exception, match="a JWT"):

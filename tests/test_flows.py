@@ -7,11 +7,12 @@ from typing import Any, get_args
 from urllib.parse import urlencode
 
 import pytest
-from params import Flow
 
-from local.harness import DEMO_USER, LambdaContext, table_definition
-from tests.conftest import Invoke, event, load_app, problem
-from tests.fake_stripe import FLOW_TYPES, FakeStripe
+from billing_portal.domain.request import Flow
+from testing.events import event
+from testing.fake_stripe import FLOW_TYPES, FakeStripe
+from testing.harness import DEMO_USER, LambdaContext, table_definition
+from tests.conftest import Invoke, build_handler, problem
 
 SESSIONS = "/v1/billing_portal/sessions"
 
@@ -448,7 +449,7 @@ def test_the_retention_coupon_is_offered_in_the_cancel_flow_only(
     customer = fake_stripe.add_customer()
     put_item(dynamodb, customer)
     sub = fake_stripe.add_subscription(customer=customer)
-    handler = load_app().lambda_handler
+    handler = build_handler()
 
     cancel = handler(event("home", query="flow=subscription_cancel"), LambdaContext())
     update = handler(event("home", query="flow=subscription_update"), LambdaContext())
@@ -498,7 +499,7 @@ def test_configuration_and_on_behalf_of_come_from_settings_and_the_item(
         monkeypatch.setenv("PORTAL_CONFIGURATION_ID", setting)
     customer = fake_stripe.add_customer()
     put_item(dynamodb, customer, **item)
-    handler = load_app().lambda_handler
+    handler = build_handler()
 
     response = handler(event("home", query="flow=payment_method_update"), LambdaContext())
 

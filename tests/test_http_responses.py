@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from http_responses import prefers_json
+
+from billing_portal.web.responses import prefers_json
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
-from local.harness import ROOT, TEMPLATE, load_template, table_definition
+from testing.harness import ROOT, TEMPLATE, load_template, table_definition
 
 REQUIREMENTS = ROOT / "handler" / "requirements.txt"
 
@@ -50,9 +49,9 @@ def test_boto3_is_left_to_the_lambda_runtime() -> None:
 def test_template_handler_points_at_the_entry_point() -> None:
     text = TEMPLATE.read_text()
 
-    assert "Handler: app.lambda_handler" in text
+    assert "Handler: billing_portal.app.lambda_handler" in text
     assert "CodeUri: handler/" in text
-    assert (Path(ROOT) / "handler" / "app.py").exists()
+    assert (Path(ROOT) / "handler" / "billing_portal" / "app.py").exists()
 
 
 def test_template_table_key_is_the_default_user_key() -> None:
@@ -64,8 +63,7 @@ def test_template_table_key_is_the_default_user_key() -> None:
 def test_template_declares_every_setting_the_function_reads() -> None:
     # A setting missing from the template can't be set on deploy, and `sam local invoke
     # --env-vars` silently ignores variables the template does not declare.
-    sys.path.insert(0, str(ROOT / "handler"))
-    from settings import Settings
+    from billing_portal.settings import Settings
 
     function = load_template()["Resources"]["BillingPortalFunction"]["Properties"]
     declared = set(function["Environment"]["Variables"])

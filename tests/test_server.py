@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from local.harness import ROOT
 from local.server import SNIPPET_API, SNIPPET_RETURN_URL, DevServer, LocalServerError
-from tests.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
+from testing.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
+from testing.harness import ROOT
 
 PROBLEM = "tag:billing-portal,2026:problem/"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from settings import Settings, SettingsError
 
-from local.harness import DEMO_SETTINGS
+from billing_portal.settings import Settings, SettingsError
+from testing.harness import DEMO_SETTINGS
 
 
 def test_demo_settings_load_with_contract_defaults() -> None:

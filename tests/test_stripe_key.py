@@ -8,9 +8,10 @@ from typing import Any
 import boto3
 import pytest
 
-from local.harness import LambdaContext
-from tests.conftest import event, load_app, problem
-from tests.fake_stripe import DEFAULT_API_KEY, FakeStripe
+from testing.events import event
+from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
+from testing.harness import LambdaContext
+from tests.conftest import build_handler, problem
 
 PARAM = "/billing-portal/stripe-api-key"
 
@@ -22,7 +23,7 @@ def key_from(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], customer: str
     def start(name: str) -> Any:
         monkeypatch.delenv("STRIPE_API_KEY")
         monkeypatch.setenv("STRIPE_API_KEY_PARAM", name)
-        return load_app()
+        return build_handler()
 
     return start
 
@@ -31,7 +32,7 @@ def test_the_key_is_read_from_an_ssm_secure_string(key_from: Any, fake_stripe: F
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name=PARAM, Value=DEFAULT_API_KEY, Type="SecureString")
 
-    response = key_from(PARAM).lambda_handler(event("home"), LambdaContext())
+    response = key_from(PARAM)(event("home"), LambdaContext())
 
     assert response["statusCode"] == 303
     [call] = fake_stripe.calls("POST")
@@ -42,7 +43,7 @@ def test_the_key_is_read_from_secrets_manager(key_from: Any, fake_stripe: FakeSt
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     secrets.create_secret(Name="billing/stripe", SecretString=DEFAULT_API_KEY)
 
-    response = key_from("secretsmanager:billing/stripe").lambda_handler(
+    response = key_from("secretsmanager:billing/stripe")(
         event("home"), LambdaContext()
     )
 
@@ -52,7 +53,7 @@ def test_the_key_is_read_from_secrets_manager(key_from: Any, fake_stripe: FakeSt
 def test_a_missing_parameter_is_a_500_for_the_operator_and_stripe_is_not_called(
     key_from: Any, fake_stripe: FakeStripe, caplog: pytest.LogCaptureFixture
 ) -> None:
-    response = key_from(PARAM).lambda_handler(event("home"), LambdaContext())
+    response = key_from(PARAM)(event("home"), LambdaContext())
 
     assert response["statusCode"] == 500
     assert problem(response)["type"].endswith("server-misconfigured")
@@ -68,7 +69,7 @@ def test_an_unreachable_ssm_is_a_503_with_retry_after(
         closed = sock.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", f"http://127.0.0.1:{closed}")
 
-    response = key_from(PARAM).lambda_handler(event("home"), LambdaContext())
+    response = key_from(PARAM)(event("home"), LambdaContext())
 
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"]

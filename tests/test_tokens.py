@@ -1,6 +1,6 @@
 """The JWKS key cache: rotation, bounded fetches under a burst of forged kids, outages.
 
-Real tokens, real PyJWT, a real JWKS endpoint on 127.0.0.1 (tests/jwks_server.py) whose
+Real tokens, real PyJWT, a real JWKS endpoint on 127.0.0.1 (testing/jwks_server.py) whose
 requests are counted; time is a clock the test moves, so nothing sleeps.
 """
 
@@ -10,10 +10,15 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
-from errors import Unauthenticated, UpstreamUnavailable
-from tokens import KEYS_MAX_AGE_SECONDS, REFETCH_INTERVAL_SECONDS, SigningKeys, TokenVerifier
 
-from tests.jwks_server import ISSUER, Issuer
+from billing_portal.errors import Unauthenticated, UpstreamUnavailable
+from billing_portal.web.tokens import (
+    KEYS_MAX_AGE_SECONDS,
+    REFETCH_INTERVAL_SECONDS,
+    SigningKeys,
+    TokenVerifier,
+)
+from testing.jwks_server import ISSUER, Issuer
 
 
 class Clock:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from urls import check_redirect_url, parse_origin
 
+from billing_portal.domain.urls import check_redirect_url, parse_origin
+from testing.fake_stripe import FakeStripe
 from tests.conftest import Invoke, problem
-from tests.fake_stripe import FakeStripe
 
 ALLOWED = frozenset({"https://app.example.com", "http://localhost:3000"})
 
@@ -77,7 +77,7 @@ def test_configured_origins_must_be_bare_ascii_and_https(value: str) -> None:
 
 
 # (hostile return_url, the rule that catches it). ALLOWED_ORIGINS in the handler tests is
-# "https://app.example.com,http://localhost:3000" (local/harness.py).
+# "https://app.example.com,http://localhost:3000" (testing/harness.py).
 HOSTILE_RETURN_URLS = [
     # userinfo: browsers go to the host after the @
     ("https://user@app.example.com/", "user information"),

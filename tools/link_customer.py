@@ -1,6 +1,7 @@
 """Link a user to a Stripe customer that already exists, for migrations and support.
 
-It writes the same table with the same code (handler/customers.py) the function uses:
+It writes the same table with the same code the function uses
+(handler/billing_portal/adapters/customer_table.py):
 
     uv run python -m tools.link_customer USER_KEY cus_... --table NAME [--key user_id]
         [--attribute stripe_customer_id] [--force]
@@ -15,18 +16,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "handler"))
-from customers import CUSTOMER_ID, CustomerTable
-from errors import ServerMisconfigured
+from billing_portal.adapters.customer_table import CustomerTable
+from billing_portal.domain.customer import is_customer_id
+from billing_portal.errors import ServerMisconfigured
 
 
 def customer_id(value: str) -> str:
-    if not CUSTOMER_ID.match(value):
+    if not is_customer_id(value):
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a customer id (cus_..., or acct_... for Accounts v2)"
         )

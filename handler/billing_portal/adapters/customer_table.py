@@ -1,47 +1,19 @@
-"""DynamoDB: which Stripe customer belongs to a user, how their portal is set up, linking one."""
+"""The customers table (DynamoDB): which Stripe customer a user key maps to, and linking one."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
-from aws_errors import dynamodb_errors
-from botocore.config import Config
-from errors import ServerMisconfigured
+from billing_portal.adapters.aws_errors import dynamodb_errors
+from billing_portal.domain.customer import Customer, invalid_field, is_customer_id
+from billing_portal.errors import ServerMisconfigured
 
-CUSTOMER_ID = re.compile(r"^(cus|acct)_[A-Za-z0-9]+$")
-
-# DynamoDB answers in milliseconds in-region, so short timeouts turn a sick endpoint into a
-# quick 503 and leave the rest of the 10 s budget to Stripe. Worst case per call: 2 attempts x
-# (0.5 s connect + 1 s read) + at most 1 s of throttling backoff = 4 s (DYNAMODB_WORST_CASE_MS).
-# "standard" retries throttling, 5xx and network errors with jittered backoff and a retry quota
-# that stops retrying when most calls fail (an outage isn't made worse); "adaptive" would add
-# client-side rate limiting that may sleep before sending, a wait this budget cannot afford.
-DYNAMODB_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=1.0,
-    retries={"mode": "standard", "total_max_attempts": 2},
-)
-DYNAMODB_WORST_CASE_MS = 4000
-
-
-@dataclass(frozen=True)
-class Customer:
-    """A user's billing identity, as the portal session needs it."""
-
-    id: str
-    configuration: str | None = None
-    on_behalf_of: str | None = None
-
-    @property
-    def param(self) -> str:
-        """The session parameter naming this customer: Accounts v2 ids go in customer_account."""
-        return "customer_account" if self.id.startswith("acct_") else "customer"
+# The optional per-item attributes, by the Customer field each fills.
+ITEM_ATTRIBUTES = {"configuration": "portal_configuration", "on_behalf_of": "on_behalf_of"}
 
 
 class CustomerTable:
-    """The customers table; one item per user, keyed by the user key."""
+    """One item per user key; `attribute` holds the customer id."""
 
     def __init__(self, client: Any, table: str, key: str, attribute: str) -> None:
         self._client = client
@@ -105,18 +77,22 @@ class CustomerTable:
         }
 
     def _customer(self, item: dict[str, Any]) -> Customer:
-        customer_id = item[self._attribute].get("S", "")
-        if not CUSTOMER_ID.match(customer_id):
-            raise ServerMisconfigured(
-                f"The customers table's '{self._attribute}' attribute must hold a cus_ or acct_ id."
-            )
-        return Customer(
-            id=customer_id,
-            configuration=item.get("portal_configuration", {}).get("S"),
-            on_behalf_of=item.get("on_behalf_of", {}).get("S"),
+        """The item as a Customer; a value that is not an id of its kind is the operator's to fix,
+        and nothing of it may reach Stripe."""
+        customer = Customer(
+            id=item[self._attribute].get("S", ""),
+            **{field: item.get(name, {}).get("S") for field, name in ITEM_ATTRIBUTES.items()},
         )
+        bad = invalid_field(customer)
+        if bad is not None:
+            field, expected = bad
+            name = ITEM_ATTRIBUTES.get(field, self._attribute)
+            raise ServerMisconfigured(
+                f"The customers table's '{name}' attribute must hold {expected}."
+            )
+        return customer
 
 
 def _check_id(customer_id: str) -> None:
-    if not CUSTOMER_ID.match(customer_id):
+    if not is_customer_id(customer_id):
         raise ValueError("a customer id looks like cus_... (or acct_... for Accounts v2)")

@@ -15,7 +15,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from urls import LOCAL_HOSTS, check_redirect_url, parse_origin
+
+from billing_portal.domain.urls import LOCAL_HOSTS, check_redirect_url, parse_origin
 
 
 class SettingsError(Exception):

@@ -1,48 +1,76 @@
-"""The use case: a signed-in user and their request in, a customer-portal session URL out."""
+"""The use case: a signed-in user and their request in, a customer-portal session URL out.
+
+It speaks to the customers table and to Stripe through the two small interfaces below; the
+factory hands it the real adapters (adapters/), tests may hand it anything with these methods.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from auth import User
 from aws_lambda_powertools import Logger
-from customers import DYNAMODB_WORST_CASE_MS, Customer, CustomerTable
-from errors import NoBillingAccount
-from flows import SUBSCRIPTION_FLOWS, Subscription, flow_data, the_live_subscription
-from params import PortalRequest
-from settings import Settings
-from stripe_api import StripeApi
+
+from billing_portal.budget import AFTER_CUSTOMER_CREATED_MS
+from billing_portal.domain.customer import Customer
+from billing_portal.domain.flows import flow_data
+from billing_portal.domain.request import PortalRequest
+from billing_portal.domain.subscription import Subscription, the_customers, the_live_subscription
+from billing_portal.domain.user import User, customer_fields
+from billing_portal.errors import NoBillingAccount
+from billing_portal.settings import Settings
 
 logger = Logger(child=True)
 
-# A new customer is followed by the mapping write and the session; their time is kept back from
-# the creation call, so a slow Stripe ends in our 503 instead of the function's timeout. (A
-# customer created by an attempt that then answers 503 is reused on the next click, through the
-# idempotency key.)
-AFTER_CUSTOMER_CREATED_MS = DYNAMODB_WORST_CASE_MS + 2_000
+
+class Customers(Protocol):
+    """The customers table (adapters/customer_table.py)."""
+
+    def find(self, user_key: str) -> Customer | None: ...
+
+    def link(self, user_key: str, customer_id: str) -> Customer: ...
+
+
+class Billing(Protocol):
+    """Stripe (adapters/stripe_api.py)."""
+
+    def create_portal_session(self, params: dict[str, Any]) -> str: ...
+
+    def list_subscriptions(self, customer: Customer) -> tuple[list[Subscription], bool]: ...
+
+    def find_subscription(
+        self, customer: Customer, subscription_id: str
+    ) -> Subscription | None: ...
+
+    def create_customer(
+        self, user_key: str, fields: dict[str, str], reserve_ms: int = 0
+    ) -> str: ...
 
 
 class Portal:
-    def __init__(self, settings: Settings, customers: CustomerTable, stripe: StripeApi) -> None:
+    def __init__(self, settings: Settings, customers: Customers, billing: Billing) -> None:
         self._settings = settings
         self._customers = customers
-        self._stripe = stripe
+        self._billing = billing
 
     def session_url(self, user: User, request: PortalRequest) -> str:
         customer = self._customers.find(user.key)
         if customer is None:
             customer = self._create_customer(user)
         subscription = self.subscription(customer, request)
-        return self._stripe.create_portal_session(
+        return self._billing.create_portal_session(
             self.session_params(customer, request, subscription)
         )
 
     def _create_customer(self, user: User) -> Customer:
-        """The user's first click: a Stripe customer, and the mapping to it (one, even in races)."""
+        """The user's first click: a Stripe customer, and the mapping to it (one, even in races).
+
+        A customer created by an attempt that then answers 503 is reused on the next click,
+        through the idempotency key.
+        """
         if not self._settings.create_missing_customers:
             raise NoBillingAccount("This account has no billing account yet.")
-        created = self._stripe.create_customer(
-            user.key, user.claims, reserve_ms=AFTER_CUSTOMER_CREATED_MS
+        created = self._billing.create_customer(
+            user.key, customer_fields(user.claims), reserve_ms=AFTER_CUSTOMER_CREATED_MS
         )
         customer = self._customers.link(user.key, created)
         if customer.id != created:
@@ -58,11 +86,12 @@ class Portal:
 
     def subscription(self, customer: Customer, request: PortalRequest) -> Subscription | None:
         """The customer's subscription a subscription flow acts on, checked before any session."""
-        if request.flow not in SUBSCRIPTION_FLOWS:
+        if not request.acts_on_subscription:
             return None
         if request.subscription is not None:
-            return self._stripe.customer_subscription(customer, request.subscription)
-        return the_live_subscription(*self._stripe.list_subscriptions(customer))
+            found = self._billing.find_subscription(customer, request.subscription)
+            return the_customers(customer, found)
+        return the_live_subscription(*self._billing.list_subscriptions(customer))
 
     def session_params(
         self,

@@ -1,23 +1,19 @@
-"""The caller's parameters: read from the query string or the body, checked by one strict model."""
+"""What a caller may ask for: one strict model and the rules about which parameters go together.
+
+Never the customer, configuration, on_behalf_of or discounts: those come from settings or the
+customers table, so a caller cannot reach another customer or discount themselves.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any, Literal
-from urllib.parse import parse_qsl
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from errors import InvalidParameter, UnsupportedMediaType
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
-from urls import check_redirect_url
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from billing_portal.domain.urls import check_redirect_url
+from billing_portal.errors import InvalidParameter
 
 # Stripe's customer-portal locales (the pinned SDK's SessionCreateParams "locale" enum).
 Locale = Literal[
@@ -35,6 +31,7 @@ Flow = Literal[
     "subscription_update",
     "subscription_update_confirm",
 ]
+SUBSCRIPTION_FLOWS = frozenset(flow for flow in get_args(Flow) if flow.startswith("subscription_"))
 AfterCompletion = Literal["hosted_confirmation", "portal_homepage", "redirect"]
 # Stripe session parameters the caller may never set: they come from settings or the table item.
 SERVER_CHOSEN = frozenset({
@@ -46,8 +43,6 @@ CONFIRM_ONLY = "is only allowed with flow=subscription_update_confirm"
 
 
 class PortalRequest(BaseModel):
-    """What a caller may choose. Never the customer, configuration, on_behalf_of or discounts."""
-
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
     return_url: str | None = None
@@ -79,53 +74,26 @@ class PortalRequest(BaseModel):
         allowed: frozenset[str] = (info.context or {}).get("allowed_origins", frozenset())
         return check_redirect_url(url, allowed)
 
-
-def read_params(event: APIGatewayProxyEventV2) -> dict[str, Any]:
-    """The raw parameters: the query string for GET, the body for POST."""
-    if event.request_context.http.method == "GET":
-        return _pairs_to_dict(parse_qsl(event.raw_query_string, keep_blank_values=True))
-    body = event.decoded_body or ""
-    media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media_type == "application/x-www-form-urlencoded" or (not media_type and not body):
-        return _pairs_to_dict(parse_qsl(body, keep_blank_values=True))
-    if media_type == "application/json":
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise InvalidParameter.single("body", "is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise InvalidParameter.single("body", "must be a JSON object")
-        return data
-    raise UnsupportedMediaType(
-        "Send parameters as application/x-www-form-urlencoded or application/json."
-    )
+    @property
+    def acts_on_subscription(self) -> bool:
+        return self.flow in SUBSCRIPTION_FLOWS
 
 
-def _pairs_to_dict(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for name, value in pairs:
-        if name in params:
-            raise InvalidParameter.single(name, "is given more than once")
-        params[name] = value
-    return params
-
-
-def parse_request(event: APIGatewayProxyEventV2, allowed_origins: frozenset[str]) -> PortalRequest:
+def portal_request(raw: Mapping[str, Any], allowed_origins: frozenset[str]) -> PortalRequest:
     """The checked request, or InvalidParameter naming every bad parameter."""
-    raw = read_params(event)
     try:
         request = PortalRequest.model_validate(raw, context={"allowed_origins": allowed_origins})
     except ValidationError as exc:
         raise InvalidParameter([_field_error(error) for error in exc.errors()]) from None
-    errors = _combination_errors(request)
+    errors = combination_errors(request)
     if errors:
         raise InvalidParameter(errors)
     return request
 
 
-def _combination_errors(request: PortalRequest) -> list[dict[str, str]]:
+def combination_errors(request: PortalRequest) -> list[dict[str, str]]:
     """Parameters that are fine alone but not with the others (each error names one)."""
-    flow = request.flow or ""
+    confirm = request.flow == "subscription_update_confirm"
     rules = [
         ("after_completion", request.flow is None, "is only allowed with flow"),
         (
@@ -135,18 +103,18 @@ def _combination_errors(request: PortalRequest) -> list[dict[str, str]]:
         ),
         (
             "subscription",
-            not flow.startswith("subscription_"),
+            not request.acts_on_subscription,
             "is only allowed with a subscription_* flow",
         ),
-        ("price", flow != "subscription_update_confirm", CONFIRM_ONLY),
-        ("quantity", flow != "subscription_update_confirm", CONFIRM_ONLY),
+        ("price", not confirm, CONFIRM_ONLY),
+        ("quantity", not confirm, CONFIRM_ONLY),
     ]
     errors = [
         {"parameter": name, "detail": detail}
         for name, misplaced, detail in rules
         if misplaced and getattr(request, name) is not None
     ]
-    if flow == "subscription_update_confirm" and request.price is None and request.quantity is None:
+    if confirm and request.price is None and request.quantity is None:
         errors.append({"parameter": "price", "detail": "price or quantity (or both) is required"})
     return errors
 

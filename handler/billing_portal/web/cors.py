@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_lambda_powertools.event_handler import Response
-from errors import ForbiddenOrigin
-from urls import origin_of
+
+from billing_portal.domain.urls import origin_of
+from billing_portal.errors import ForbiddenOrigin
 
 ALLOW_METHODS = "GET, POST"
 ALLOW_HEADERS = "authorization, content-type"

@@ -8,40 +8,11 @@ subscription; two of them take more (a retention coupon, the item to change). Th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
-from errors import InvalidParameter, NoSuchSubscription
-from params import Flow, PortalRequest
-
-SUBSCRIPTION_FLOWS = frozenset(flow for flow in get_args(Flow) if flow.startswith("subscription_"))
-LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
-# No flow can act on these; a stale link to one is answered like a missing subscription.
-ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
-
-
-@dataclass(frozen=True)
-class Subscription:
-    id: str
-    status: str
-    item_ids: tuple[str, ...]
-
-    @classmethod
-    def from_stripe(cls, data: dict[str, Any]) -> Subscription:
-        items = data.get("items") or {}
-        return cls(data["id"], data["status"], tuple(i["id"] for i in items.get("data", [])))
-
-
-def the_live_subscription(listed: list[Subscription], complete: bool) -> Subscription:
-    """The one live subscription among those listed; `complete` says the list is all of them."""
-    live = [sub for sub in listed if sub.status in LIVE_STATUSES]
-    if complete and len(live) == 1:
-        return live[0]
-    if complete and not live:
-        raise NoSuchSubscription("This account has no active subscription.")
-    raise InvalidParameter.single(
-        "subscription", "this account has several subscriptions; say which one (sub_...)"
-    )
+from billing_portal.domain.request import SUBSCRIPTION_FLOWS, PortalRequest
+from billing_portal.domain.subscription import Subscription
+from billing_portal.errors import InvalidParameter
 
 
 def _retention(request: PortalRequest, sub: Subscription, coupon: str | None) -> dict[str, Any]:

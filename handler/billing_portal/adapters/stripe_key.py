@@ -3,41 +3,48 @@ secret) named by STRIPE_API_KEY_PARAM, read through powertools parameters and ca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_errors import error_code, transient_reason
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.config import Config
-from errors import ServerMisconfigured, UpstreamUnavailable
-from settings import Settings
+from pydantic import SecretStr
+
+from billing_portal import budget
+from billing_portal.adapters.aws_errors import error_code, transient_reason
+from billing_portal.errors import ServerMisconfigured, UpstreamUnavailable
+
+if TYPE_CHECKING:
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import BaseProvider
 
 logger = Logger(child=True)
 
 # Read again after 5 minutes, so a rotated key is picked up without a redeploy.
 KEY_CACHE_SECONDS = 300
 SECRETS_MANAGER_PREFIXES = ("arn:aws:secretsmanager:", "secretsmanager:")
-# The key is read on a cold start and every 5 minutes, inside a user's request: short timeouts
-# and one retry instead of boto3's 60 s defaults, so a sick SSM is a quick 503, not a hang.
-KEY_STORE_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
-)
 
 
 class StripeKey:
     """Call it for the key; the store's client is built on first use (never for a local key)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._local = settings.stripe_api_key
-        name = settings.stripe_api_key_param or ""
+    def __init__(
+        self,
+        local: SecretStr | None,
+        param: str | None,
+        session: boto3.session.Session | None = None,
+    ) -> None:
+        self._local = local
+        name = param or ""
         self._in_secrets_manager = name.startswith(SECRETS_MANAGER_PREFIXES)
         self._name = name.removeprefix("secretsmanager:")
-        self._store: parameters.BaseProvider | None = None
+        self._session = session
+        self._store: BaseProvider | None = None
 
     def __call__(self) -> str:
         if self._local is not None:
             return self._local.get_secret_value()
+        # Imported here: deployments with a local key (and tests of them) never pay for it.
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         options: dict[str, Any] = {} if self._in_secrets_manager else {"decrypt": True}
         try:
             return str(self._provider().get(self._name, max_age=KEY_CACHE_SECONDS, **options))
@@ -49,12 +56,15 @@ class StripeKey:
     def _store_name(self) -> str:
         return "secretsmanager" if self._in_secrets_manager else "ssm"
 
-    def _provider(self) -> parameters.BaseProvider:
+    def _provider(self) -> BaseProvider:
         if self._store is None:
+            from aws_lambda_powertools.utilities import parameters
+
             provider = (
                 parameters.SecretsProvider if self._in_secrets_manager else parameters.SSMProvider
             )
-            self._store = provider(boto_config=KEY_STORE_CONFIG)
+            # The session the DynamoDB client came from: a second one costs ~50 ms to build.
+            self._store = provider(boto_config=budget.KEY_STORE.config, boto3_session=self._session)
         return self._store
 
 

@@ -20,7 +20,8 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from errors import ServerMisconfigured, UpstreamUnavailable
+
+from billing_portal.errors import ServerMisconfigured, UpstreamUnavailable
 
 logger = Logger(child=True)
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import jwt
 from aws_lambda_powertools import Logger
-from errors import InvalidToken, UpstreamUnavailable
+
+from billing_portal import budget
+from billing_portal.errors import InvalidToken, UpstreamUnavailable
 
 logger = Logger(child=True)
 
@@ -27,7 +29,6 @@ ALGORITHMS = (
 )  # fmt: skip
 LEEWAY_SECONDS = 60
 REFETCH_INTERVAL_SECONDS = 10.0
-FETCH_TIMEOUT_SECONDS = 2.0
 # Keys the issuer has withdrawn stop working within this time in a long-lived container.
 KEYS_MAX_AGE_SECONDS = 3600.0
 TOKEN_USES = ("id", "access")  # Cognito; "refresh" tokens (and anything else) are refused
@@ -59,7 +60,7 @@ class SigningKeys:
         *,
         clock: Callable[[], float] = time.monotonic,
         interval: float = REFETCH_INTERVAL_SECONDS,
-        timeout: float = FETCH_TIMEOUT_SECONDS,
+        timeout: float = budget.JWKS_FETCH_TIMEOUT,
     ) -> None:
         # Used only to download and parse; caching is ours (see the module docstring).
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)

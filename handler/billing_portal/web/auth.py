@@ -8,28 +8,18 @@ Authorization header to a cross-site request on its own.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from cors import check_cookie_request
-from errors import InvalidToken, Unauthenticated
-from settings import Settings
+
+from billing_portal import budget
+from billing_portal.domain.user import User
+from billing_portal.errors import InvalidToken, Unauthenticated
+from billing_portal.settings import Settings
+from billing_portal.web.cors import check_cookie_request
 
 if TYPE_CHECKING:
-    from tokens import TokenVerifier
-
-
-@dataclass(frozen=True)
-class User:
-    key: str
-    claims: dict[str, Any] = field(repr=False)
-
-    @property
-    def key_hash(self) -> str:
-        """What logs carry instead of the user key (a stable, non-reversible reference)."""
-        return hashlib.sha256(self.key.encode()).hexdigest()[:16]
+    from billing_portal.web.tokens import TokenVerifier
 
 
 def token_verifier(settings: Settings) -> TokenVerifier | None:
@@ -38,13 +28,15 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
         return None
     # Imported here: PyJWT and cryptography cost ~60 ms of cold start, which deployments behind
     # the API Gateway authorizer never need.
-    from tokens import SigningKeys, TokenVerifier
+    from billing_portal.web.tokens import SigningKeys, TokenVerifier
 
     jwks_url = settings.auth_jwks_url or (
         settings.auth_jwt_issuer.rstrip("/") + "/.well-known/jwks.json"
     )
     return TokenVerifier(
-        settings.auth_jwt_issuer, settings.auth_jwt_audience, SigningKeys(jwks_url)
+        settings.auth_jwt_issuer,
+        settings.auth_jwt_audience,
+        SigningKeys(jwks_url, timeout=budget.JWKS_FETCH_TIMEOUT),
     )
 
 

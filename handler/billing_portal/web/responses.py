@@ -6,7 +6,8 @@ import json
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aws_lambda_powertools.event_handler import Response
-from errors import Problem
+
+from billing_portal.errors import Problem
 
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -3,9 +3,12 @@ same outcome as X-Ray annotations (powertools Tracer)."""
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from errors import (
+
+from billing_portal.errors import (
     ForbiddenOrigin,
     NoBillingAccount,
     Problem,
@@ -17,6 +20,9 @@ from errors import (
 # Patch only what we call (DynamoDB via botocore, Stripe via requests), not all of patch_all().
 tracer = Tracer(patch_modules=("botocore", "requests"))
 metrics = Metrics()
+# Every request ends in one outcome metric; an answer that has none (say a CORS preflight) is
+# fine, not worth a UserWarning from log_metrics in the logs.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 def session_created(flow: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ class _TableLoader(_CfnLoader):
 _TableLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})
 
 
+@cache
 def table_definition(key: str | None = None) -> dict[str, Any]:
     """The customers table's key schema from template.yaml, so tests and deploys cannot drift.
 

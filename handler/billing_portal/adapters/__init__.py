@@ -1,0 +1,1 @@
+"""Adapters: the customers table (DynamoDB) and Stripe, each turning its failures into problems."""

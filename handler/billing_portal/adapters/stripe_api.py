@@ -1,0 +1,135 @@
+"""Stripe: one connection pool per container, and a client sized to the time left for each call."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import stripe
+from aws_lambda_powertools import Logger
+
+from billing_portal import budget
+from billing_portal.adapters.stripe_errors import stripe_errors
+from billing_portal.domain.customer import Customer
+from billing_portal.domain.subscription import Subscription
+from billing_portal.errors import UpstreamUnavailable
+
+logger = Logger(child=True)
+# The SDK's DEBUG lines carry request and response bodies (emails, session URLs); never let a
+# debugging log level put them in the logs.
+logging.getLogger("stripe").setLevel(logging.INFO)
+
+
+class StripeApi:
+    """Built once per container, so a warm invocation reuses the open connection to Stripe."""
+
+    def __init__(
+        self,
+        api_key: Callable[[], str],
+        *,
+        api_base: str | None = None,
+        remaining_ms: Callable[[], int] = lambda: budget.FUNCTION_TIMEOUT_MS,
+    ) -> None:
+        self._api_key = api_key
+        self._base = {"api": api_base} if api_base else {}
+        # The invocation's time left (context.get_remaining_time_in_millis), read at each call.
+        self._remaining_ms = remaining_ms
+        self._session = requests.Session()
+
+    def client(self, reserve_ms: int = 0) -> stripe.StripeClient:
+        """A client whose retries and timeouts fit in the time left now.
+
+        Call it right before each request and don't keep it: the SDK's timeout is fixed per
+        HTTP client, so each call gets its own (cheap, ~75 us) client on the shared session.
+        That also picks up a rotated key as soon as its cache expires. `reserve_ms` is kept back
+        for what the request still has to do after this call.
+        """
+        api_key = self._api_key()  # first: on a cold start, reading it spends some of the budget
+        plan = budget.stripe_plan(self._remaining_ms() - reserve_ms)
+        if plan is None:
+            logger.warning("No time left to call Stripe", extra={"upstream_reason": "no-time"})
+            raise UpstreamUnavailable(
+                "The payment provider did not answer in time; try again shortly.",
+                upstream="stripe",
+                reason="no-time",
+            )
+        return stripe.StripeClient(
+            api_key=api_key,
+            base_addresses=self._base,  # type: ignore[arg-type]
+            max_network_retries=plan.retries,
+            http_client=stripe.RequestsClient(
+                timeout=(plan.connect_timeout, plan.read_timeout), session=self._session
+            ),
+        )
+
+    def create_portal_session(self, params: dict[str, Any]) -> str:
+        """The new session's URL."""
+        with stripe_errors():
+            session = self.client().v1.billing_portal.sessions.create(
+                params,  # type: ignore[arg-type]
+            )
+        return str(session.url)
+
+    def list_subscriptions(self, customer: Customer) -> tuple[list[Subscription], bool]:
+        """The customer's not-canceled subscriptions (one call, up to 100) and whether that is
+        all of them. Accounts v2 customers are listed by customer_account."""
+        with stripe_errors():
+            page = self.client().v1.subscriptions.list(
+                {customer.param: customer.id, "limit": 100},  # type: ignore[arg-type]
+            )
+        return [_subscription(sub.to_dict(), customer) for sub in page.data], not page.has_more
+
+    def find_subscription(self, customer: Customer, subscription_id: str) -> Subscription | None:
+        """The subscription with that id, or None when Stripe has none."""
+        with stripe_errors():
+            try:
+                found = self.client().v1.subscriptions.retrieve(subscription_id)
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing":
+                    raise
+                return None
+        return _subscription(found.to_dict(), customer)
+
+    def create_customer(self, user_key: str, fields: dict[str, str], reserve_ms: int = 0) -> str:
+        """A new Stripe customer for the user, with `fields` (email, name); its id.
+
+        The idempotency key is derived from the user key alone, so retries and concurrent first
+        clicks of one user (same token, same parameters) get the same customer back from Stripe
+        for as long as Stripe keeps the key (24 hours).
+        """
+        params: stripe.params.CustomerCreateParams = {
+            **fields,  # type: ignore[typeddict-item]
+            "metadata": {"user_key": user_key},
+        }
+        # The prefix keeps our keys apart from those of other code using the same Stripe account.
+        idempotency_key = "billing-portal-customer-" + hashlib.sha256(user_key.encode()).hexdigest()
+        try:
+            with stripe_errors():
+                customer = self.client(reserve_ms).v1.customers.create(
+                    params,
+                    {"idempotency_key": idempotency_key},
+                )
+        except stripe.IdempotencyError:
+            # Same key, other parameters: an earlier attempt (whose mapping write failed) had
+            # other claims. Stripe frees the key after 24 hours; until then creating would fail.
+            logger.warning("Stripe refused to replay the customer creation with other claims")
+            raise UpstreamUnavailable(
+                "The billing account is still being set up; try again later.",
+                retry_after=60,
+                upstream="stripe",
+                reason="idempotency",
+            ) from None
+        return str(customer.id)
+
+
+def _subscription(data: dict[str, Any], customer: Customer) -> Subscription:
+    items = data.get("items") or {}
+    return Subscription(
+        id=data["id"],
+        status=data["status"],
+        item_ids=tuple(item["id"] for item in items.get("data", [])),
+        owner=data.get(customer.param),
+    )

@@ -1,0 +1,1 @@
+"""The HTTP edge: an API Gateway (payload 2.0) event in, a response out."""
