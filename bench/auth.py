@@ -11,12 +11,9 @@ import statistics
 import sys
 import time
 
-from testing.harness import ROOT
+from billing_portal.errors import Unauthenticated
+from billing_portal.web.tokens import REFETCH_INTERVAL_SECONDS, SigningKeys, TokenVerifier
 from testing.jwks_server import Issuer
-
-sys.path.insert(0, str(ROOT / "handler"))
-from errors import Unauthenticated
-from tokens import REFETCH_INTERVAL_SECONDS, SigningKeys, TokenVerifier
 
 
 def main() -> None:

@@ -3,9 +3,9 @@
 What a first version of this function usually looks like: the whole boto3 imported, the
 global Stripe API configured at module level (`stripe.api_key = ...`), and the DynamoDB
 `boto3.resource(...).Table(...)` built inside the handler, on every request. It does the same
-work as handler/app.py on the happy path (same identity, parameter checks, answers, logs,
-metrics and tracer), reusing those modules, so the benchmark measures the shape alone.
-Nothing here is slowed on purpose.
+work as billing_portal.app on the happy path (same identity, parameter checks, answers, logs,
+metrics and tracer), reusing billing_portal's modules for those, so the benchmark measures the
+shape alone. Nothing here is slowed on purpose.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from typing import Any
 
 import boto3
 import stripe
-from auth import identify
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from http_responses import portal_response
-from params import parse_request
-from settings import Settings
+
+from billing_portal.settings import Settings
+from billing_portal.web.auth import identify
+from billing_portal.web.params import parse_request
+from billing_portal.web.responses import portal_response
 
 logger = Logger()
 tracer = Tracer()
@@ -34,6 +35,7 @@ SETTINGS = Settings.from_environ()
 stripe.api_key = SETTINGS.stripe_api_key.get_secret_value() if SETTINGS.stripe_api_key else None
 if SETTINGS.stripe_api_base:
     stripe.api_base = SETTINGS.stripe_api_base
+SALT = SETTINGS.user_hash_salt.get_secret_value().encode()
 
 
 def find_customer(user_key: str) -> dict[str, Any] | None:
@@ -53,7 +55,7 @@ def create_session(customer_id: str, return_url: str) -> str:
 def billing_portal() -> Response:
     event = app.current_event
     user = identify(event, SETTINGS)
-    logger.append_keys(user=user.key_hash)
+    logger.append_keys(user=user.pseudonym(SALT))
     request = parse_request(event, SETTINGS.allowed_origins)
     item = find_customer(user.key)
     if item is None:

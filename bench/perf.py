@@ -40,10 +40,12 @@ if TYPE_CHECKING:
     import subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLER = ROOT / "handler"
+HANDLER = ROOT / "handler"  # the directory holding the package: what goes on sys.path
+PACKAGE = HANDLER / "billing_portal"  # the code that ships
 BENCH = ROOT / "bench"
 EVENT = ROOT / "events" / "home.json"
-APPS = {"ours": "app", "naive": "naive_app"}
+# The module each child imports: ours is template.yaml's Handler's module.
+APPS = {"ours": "billing_portal.app", "naive": "naive_app"}
 USER = "demo-user"
 TABLE = "billing-portal-customers"
 # testing/harness.py DEMO_SETTINGS, plus no EC2 metadata lookups; repeated because the children
@@ -74,11 +76,11 @@ LAMBDA_ENVIRONMENT = {
 # Stage -> where the benchmark wraps it: (module, attribute path). Missing ones are skipped.
 STAGES = {
     "ours": [
-        ("parse", "app", "parse_request"),
-        ("auth", "app", "identify"),
-        ("lookup", "customers", "CustomerTable.find"),
-        ("stripe", "stripe_api", "StripeApi.create_portal_session"),
-        ("response", "app", "portal_response"),
+        ("parse", "billing_portal.web.api", "parse_request"),
+        ("auth", "billing_portal.web.api", "identify"),
+        ("lookup", "billing_portal.adapters.customer_table", "CustomerTable.find"),
+        ("stripe", "billing_portal.adapters.stripe_api", "StripeApi.create_portal_session"),
+        ("response", "billing_portal.web.api", "portal_response"),
     ],
     "naive": [
         ("parse", "naive_app", "parse_request"),
@@ -110,8 +112,12 @@ class Context:
 
 
 def _load(app: str) -> Any:
+    """The app's module, from the deployment package when there is one (as Lambda puts
+    /var/task first on the path), else from handler/; the naive shape from bench/."""
+    import importlib
+
     sys.path[:0] = [os.environ.get("BENCH_PACKAGE") or str(HANDLER), str(BENCH)]
-    return __import__(APPS[app])
+    return importlib.import_module(APPS[app])
 
 
 def child_cold(app: str, t0: float, out: Path) -> None:
@@ -470,9 +476,12 @@ def build_package(kind: str, machine: str, python313: str, cache: Path) -> Path:
     import subprocess
 
     target = cache / f"package-{kind}-{machine}"
-    inputs = [HANDLER / "requirements.txt", HANDLER / "Makefile", *sorted(HANDLER.glob("*.py"))]
+    # Every file of the package (handler/Makefile ships the whole directory), bytecode aside.
+    sources = sorted(f for f in PACKAGE.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+    inputs = [HANDLER / "requirements.txt", HANDLER / "Makefile", *sources]
     digest = hashlib.sha256(python313.encode())
     for path in inputs:
+        digest.update(str(path.relative_to(HANDLER)).encode())
         digest.update(path.read_bytes())
     stamp = cache / f"package-{kind}-{machine}.stamp"
     if stamp.exists() and stamp.read_text() == digest.hexdigest() and target.is_dir():
@@ -493,8 +502,10 @@ def build_package(kind: str, machine: str, python313: str, cache: Path) -> Path:
         print(error.stdout, error.stderr, sep="\n", file=sys.stderr)
         raise
     if kind == "naive":
-        for source in HANDLER.glob("*.py"):
-            shutil.copy2(source, target / source.name)
+        # The package's sources as they are, no .pyc (naive_app itself is imported from bench/).
+        shutil.copytree(
+            PACKAGE, target / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
     stamp.write_text(digest.hexdigest())
     print(f"package {kind} ({machine}): built {target} in {time.perf_counter() - started:.0f} s")
     return target
