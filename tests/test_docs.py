@@ -1,0 +1,166 @@
+"""The README and docs/: every relative link lands on a file and a heading, and the README stays
+a few screens. Links to other sites (http, https, mailto) are not followed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+README_LIMIT = 10_240  # bytes
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+# [text](target) or [text](target "title"); images ![alt](target) are links to files too.
+LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+
+
+def prose_lines(text: str) -> list[str]:
+    """The lines outside fenced code blocks (a fence closes with the same character, at least as
+    long as the one that opened it)."""
+    lines: list[str] = []
+    fence = ""
+    for line in text.splitlines():
+        match = FENCE.match(line)
+        if fence:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = ""
+        elif match:
+            fence = match.group(1)
+        else:
+            lines.append(line)
+    return lines
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading's text: the rendered text lowercased, punctuation except
+    hyphens, underscores and spaces dropped, each space a hyphen."""
+    text = CODE_SPAN.sub(lambda m: m.group(2), heading)
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link's text only
+    text = text.replace("*", "")  # emphasis markers (write emphasis with *, not _, in headings)
+    text = re.sub(r"[^\w\- ]", "", text.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    """Every heading's anchor in a document; a repeated slug gets -1, -2, ... as on GitHub."""
+    seen: dict[str, int] = {}
+    found: set[str] = set()
+    for line in prose_lines(text):
+        match = HEADING.match(line)
+        if not match:
+            continue
+        base = slug(match.group(2))
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        found.add(base if count == 0 else f"{base}-{count}")
+    return found
+
+
+def links(text: str) -> list[str]:
+    """The targets of the document's links, outside code blocks and code spans."""
+    targets: list[str] = []
+    for line in prose_lines(text):
+        targets += LINK.findall(CODE_SPAN.sub("", line))
+    return targets
+
+
+def broken_links(path: Path, text: str | None = None) -> list[str]:
+    """The relative links in the markdown file at `path` (or `text`, read as if it were that
+    file) that name a missing file or a heading the target does not have."""
+    text = path.read_text(encoding="utf-8") if text is None else text
+    broken: list[str] = []
+    for target in links(text):
+        if not target or EXTERNAL.match(target):
+            continue
+        file_part, _, anchor = target.partition("#")
+        if not file_part:
+            linked, headings = path, anchors(text)
+        else:
+            linked = (path.parent / file_part).resolve()
+            if not linked.exists():
+                broken.append(f"{target}: no such file")
+                continue
+            if not anchor:
+                continue
+            if linked.suffix != ".md":
+                broken.append(f"{target}: an anchor into a file that is not markdown")
+                continue
+            headings = anchors(linked.read_text(encoding="utf-8"))
+        if anchor and anchor not in headings:
+            broken.append(f"{target}: no heading #{anchor} in {linked.name}")
+    return broken
+
+
+def test_the_docs_folder_holds_the_reference() -> None:
+    assert {path.name for path in DOCS} >= {
+        "parameters-and-responses.md",
+        "authentication.md",
+        "customers-table.md",
+        "operations.md",
+        "performance.md",
+        "development.md",
+    }
+
+
+@pytest.mark.parametrize("path", [README, *DOCS], ids=lambda path: path.name)
+def test_every_relative_link_resolves(path: Path) -> None:
+    assert broken_links(path) == []
+
+
+def test_readme_stays_a_few_screens() -> None:
+    size = len(README.read_bytes())
+    assert size <= README_LIMIT, f"README.md is {size} bytes; move reference into docs/"
+
+
+def test_readme_links_into_every_docs_file() -> None:
+    linked = {target.partition("#")[0] for target in links(README.read_text(encoding="utf-8"))}
+    assert {f"docs/{path.name}" for path in DOCS} <= linked
+
+
+# --- The checker itself: it must report what it is there to catch. ----------------------------
+
+
+def test_checker_reports_a_missing_heading_a_missing_file_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "other.md").write_text("# Other page\n\n## Set up\n")
+    page = tmp_path / "page.md"
+    text = (
+        "# Billing accounts: the customers table\n"
+        "[fine](#billing-accounts-the-customers-table) [bad](#billing-accounts)\n"
+        "[fine](other.md#set-up) [bad](other.md#setup) [bad](missing.md)\n"
+        "[external](https://example.com/#anything) `[in code](#nowhere)`\n"
+        "```md\n[in a fence](#nowhere)\n```\n"
+    )
+
+    assert broken_links(page, text) == [
+        "#billing-accounts: no heading #billing-accounts in page.md",
+        "other.md#setup: no heading #setup in other.md",
+        "missing.md: no such file",
+    ]
+
+
+def test_slugs_follow_githubs_rules() -> None:
+    text = (
+        "# Cross-origin requests (CORS and CSRF)\n"
+        "## `AuthMode=function` + `AuthCookieName`\n"
+        "## Return URLs\n"
+        "## Return URLs\n"
+        "## Return URLs\n"
+        "```\n# not a heading\n```\n"
+    )
+
+    assert anchors(text) == {
+        "cross-origin-requests-cors-and-csrf",
+        "authmodefunction--authcookiename",
+        "return-urls",
+        "return-urls-1",
+        "return-urls-2",
+    }
