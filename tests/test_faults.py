@@ -313,6 +313,18 @@ def test_sessions_are_counted_by_flow(
     ]
 
 
+def test_a_debug_log_level_never_logs_stripes_request_and_response_bodies(
+    invoke: Invoke, customer: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # what POWERTOOLS_LOG_LEVEL=DEBUG does to the root logger
+
+    assert invoke("home")["statusCode"] == 303
+
+    stripe_debug = [r for r in caplog.records if r.name == "stripe" and r.levelno < logging.INFO]
+    assert stripe_debug == []
+    assert any(r.name == "stripe" for r in caplog.records)  # its INFO lines still arrive
+
+
 @pytest.mark.parametrize(
     "leak",
     [

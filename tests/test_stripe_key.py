@@ -43,9 +43,7 @@ def test_the_key_is_read_from_secrets_manager(key_from: Any, fake_stripe: FakeSt
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     secrets.create_secret(Name="billing/stripe", SecretString=DEFAULT_API_KEY)
 
-    response = key_from("secretsmanager:billing/stripe")(
-        event("home"), LambdaContext()
-    )
+    response = key_from("secretsmanager:billing/stripe")(event("home"), LambdaContext())
 
     assert response["statusCode"] == 303
 
