@@ -1,10 +1,11 @@
-"""Content negotiation: JSON only for clients that ask for it more than for HTML."""
+"""Content negotiation: JSON only for clients that ask for it more than for HTML, and the error
+page redirect only for browser navigations."""
 
 from __future__ import annotations
 
 import pytest
 
-from billing_portal.web.responses import prefers_json
+from billing_portal.web.responses import prefers_json, wants_html
 
 
 @pytest.mark.parametrize(
@@ -24,3 +25,25 @@ from billing_portal.web.responses import prefers_json
 )
 def test_json_only_when_preferred_over_html(accept: str | None, json_wanted: bool) -> None:
     assert prefers_json(accept) is json_wanted
+
+
+@pytest.mark.parametrize(
+    ("accept", "navigation"),
+    [
+        (None, False),  # curl, server-to-server: a problem+json body, not a redirect
+        ("", False),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),
+        ("*/*", True),
+        ("text/*", True),
+        ("application/json", False),
+        ("application/json, text/plain, */*", False),
+        ("text/html;q=0", False),
+        ("text/html;q=0, */*", False),  # the most specific range decides
+        ("image/png", False),
+        ("application/problem+json", False),
+    ],
+)
+def test_only_a_browser_navigation_gets_the_error_page(
+    accept: str | None, navigation: bool
+) -> None:
+    assert wants_html(accept) is navigation

@@ -1,0 +1,123 @@
+"""Origins as a browser reads them: which URLs we may redirect to, and which origins we accept in
+ALLOWED_ORIGINS. tests/test_urls.py sends hostile return URLs through the handler; this table
+holds the rules themselves."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_portal.domain.urls import check_redirect_url, origin_of, parse_origin
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://App.Example.COM/path?q=1#top", "https://app.example.com"),
+        ("HTTPS://APP.EXAMPLE.COM", "https://app.example.com"),
+        # the scheme's default port is no port at all, however it is written
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("https://app.example.com:0443/", "https://app.example.com"),
+        ("https://app.example.com:/", "https://app.example.com"),
+        ("http://localhost:80/", "http://localhost"),
+        # ...but another scheme's default port is a port
+        ("https://localhost:80/", "https://localhost:80"),
+        ("http://app.example.com:443/", "http://app.example.com:443"),
+        ("https://app.example.com:8443/x", "https://app.example.com:8443"),
+        ("https://app.example.com:65535", "https://app.example.com:65535"),
+        ("https://[::1]:8443/", "https://[::1]:8443"),
+        ("https://xn--bcher-kva.example/", "https://xn--bcher-kva.example"),
+        ("https://app.example.com/caf%C3%A9?next=%2F%2Fx", "https://app.example.com"),
+    ],
+)
+def test_the_origin_is_scheme_lowercase_host_and_a_non_default_port(url: str, origin: str) -> None:
+    assert origin_of(url) == origin
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://app.example.com/a\\b", "backslash"),
+        ("https://user:secret@app.example.com/", "user information"),
+        ("https://@app.example.com/", "user information"),
+        ("https://app.example.com/\x1b[0m", "control characters"),
+        ("https://app.example.com/\x7f", "control characters"),
+        ("https://app.example.com/\u3000", "control characters"),  # ideographic space
+        ("https://app.example.com:0/", "invalid port"),
+        ("https://app.example.com:65536/", "invalid port"),
+        ("https://app.example.com:https/", "plain host name"),
+        ("https://app_example.com/", "plain host name"),
+        ("https://xn--bcher-kva.example./", "end with a dot"),
+        ("https://b\u00fccher.example/", "ASCII"),  # a browser would go to its xn-- form
+        ("https://app.example.com/a%2Fb", "encoded slashes"),
+        ("https://app.example.com/a%5Cb", "encoded slashes"),
+        ("https://app.example.com/a/%2e%2E//evil.example", "segments"),
+        ("ws://app.example.com/", "absolute https URL"),
+        ("https://[::1/", "not a valid URL"),
+    ],
+)
+def test_urls_a_browser_could_read_differently_have_no_origin(url: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        origin_of(url)
+
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("  https://app.example.com  ", "https://app.example.com"),
+        ("https://app.example.com:443/", "https://app.example.com"),
+        ("https://app.example.com:8443", "https://app.example.com:8443"),
+        ("http://LOCALHOST", "http://localhost"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_a_configured_origin_is_stored_as_a_browser_sends_it(value: str, origin: str) -> None:
+    assert parse_origin(value) == origin
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("http://localhost.example.com", "must use https"),
+        ("http://127.0.0.2:3000", "must use https"),
+        ("http://app.example.com:3000", "must use https"),
+        ("https://app.example.com/?tab=1", "not a bare origin"),
+        ("https://app.example.com/#top", "not a bare origin"),
+        ("https://user@app.example.com", "user information"),
+    ],
+)
+def test_a_configured_origin_must_be_bare_and_https_unless_local(value: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_origin(value)
+
+
+@pytest.mark.parametrize(
+    ("configured", "url", "accepted"),
+    [
+        ("https://app.example.com:443", "https://app.example.com/x", True),
+        ("https://app.example.com", "https://app.example.com:443/x", True),
+        ("https://app.example.com:8443", "https://app.example.com:8443/x", True),
+        ("https://app.example.com:8443", "https://app.example.com/x", False),
+        ("http://localhost:3000", "https://localhost:3000/", False),
+        ("http://localhost:3000", "http://localhost/", False),
+        ("http://localhost", "http://localhost:80/x", True),
+        ("http://localhost", "http://127.0.0.1/x", False),
+        ("https://app.example.com", "https://www.app.example.com/", False),
+        ("https://app.example.com", "https://example.com/", False),
+    ],
+)
+def test_a_redirect_needs_exactly_a_configured_origin(
+    configured: str, url: str, accepted: bool
+) -> None:
+    allowed = frozenset({parse_origin(configured)})
+
+    if accepted:
+        assert check_redirect_url(url, allowed) == url
+    else:
+        with pytest.raises(ValueError, match="ALLOWED_ORIGINS"):
+            check_redirect_url(url, allowed)
+
+
+def test_a_url_that_cannot_be_encoded_as_utf8_is_rejected() -> None:
+    # JSON bodies may hold "\ud800"; Stripe's SDK then fails with UnicodeEncodeError (a 500).
+    with pytest.raises(ValueError):
+        check_redirect_url("https://app.example.com/\ud800", frozenset({"https://app.example.com"}))
