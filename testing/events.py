@@ -24,6 +24,7 @@ def event(
     headers: dict[str, str] | None = None,
     body: str | None = None,
     claims: dict[str, Any] | None = None,
+    base64: bool = False,
 ) -> dict[str, Any]:
     """events/<name>.json with the given changes (a fresh copy each time)."""
     data = copy.deepcopy(_stored(name))
@@ -36,6 +37,8 @@ def event(
         data["headers"].update(headers)
     if body is not None:
         data["body"] = body
+    if base64:
+        data["isBase64Encoded"] = True
     if claims is not None:
         data["requestContext"]["authorizer"]["jwt"]["claims"] = claims
     return data

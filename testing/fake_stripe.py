@@ -159,6 +159,10 @@ CUSTOMER_CREATE_PARAMS: dict[str, Any] = {
     "expand": [str],
 }  # fmt: skip
 
+CUSTOMER_NAME_MAX, CUSTOMER_EMAIL_MAX = 256, 512
+# Stricter than many address checks: a top-level domain of two letters or more.
+STRIPE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}\Z")
+
 # stripe/params/_subscription_list_params.py
 SUBSCRIPTION_LIST_PARAMS: dict[str, Any] = {
     **dict.fromkeys((
@@ -768,6 +772,12 @@ class FakeStripe:
 
     def _create_customer(self, params: dict[str, Any]) -> dict[str, Any]:
         _validate(params, CUSTOMER_CREATE_PARAMS, "")
+        # Stripe's own limits on what a profile may hold (its error names the field).
+        if len(params.get("name") or "") > CUSTOMER_NAME_MAX:
+            raise StripeFailure(400, "Name is too long (maximum 256 characters).", param="name")
+        email = params.get("email")
+        if email is not None and (len(email) > CUSTOMER_EMAIL_MAX or not STRIPE_EMAIL.match(email)):
+            raise StripeFailure(400, "Invalid email address.", code="email_invalid", param="email")
         fields = {k: v for k, v in params.items() if k != "expand"}
         customer = self._customer_object(_new_id("cus_", 14), fields)
         self.customers[customer["id"]] = customer

@@ -288,6 +288,21 @@ def test_cookie_requests_must_come_from_an_allowed_origin(
         assert fake_stripe.calls() == []
 
 
+def test_two_session_cookies_are_a_401_never_the_last_one_wins(
+    handler: Any, issuer: Issuer, fake_stripe: FakeStripe, dynamodb_calls: list[str]
+) -> None:
+    # A sibling subdomain can plant its own cookie of the same name next to the victim's.
+    planted, victims = issuer.token(issuer.claims(sub="attacker")), issuer.token()
+    data = event("no-identity", headers={"origin": APP_ORIGIN})
+    data["cookies"] = [f"{COOKIE}={victims}", "theme=dark", f"{COOKIE}={planted}"]
+
+    response = handler(data, LambdaContext())
+
+    assert response["statusCode"] == 401
+    assert dynamodb_calls == []
+    assert fake_stripe.calls() == []
+
+
 def test_bearer_requests_are_not_subject_to_the_origin_check(handler: Any, issuer: Issuer) -> None:
     headers = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
 
@@ -339,6 +354,18 @@ def test_answers_to_an_allowed_origin_carry_cors_headers_even_when_they_are_erro
 # --- settings ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost:8080"])
+def test_a_local_identity_provider_may_use_plain_http(host: str) -> None:
+    # Keycloak or a mock OIDC server on the developer's machine.
+    issuer = f"http://{host}/realms/dev"
+
+    settings = Settings.from_environ(
+        {**DEMO_SETTINGS, "AUTH_JWT_ISSUER": issuer, "AUTH_JWT_AUDIENCE": "web"}
+    )
+
+    assert settings.auth_jwt_issuer == issuer
+
+
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
@@ -351,6 +378,10 @@ def test_answers_to_an_allowed_origin_carry_cors_headers_even_when_they_are_erro
                 "AUTH_JWKS_URL": "http://keys.example/jwks.json",
             },
             "AUTH_JWKS_URL",
+        ),
+        (
+            {"AUTH_JWT_ISSUER": "http://issuer.example/realms/dev", "AUTH_JWT_AUDIENCE": "web"},
+            "AUTH_JWT_ISSUER",
         ),
     ],
 )

@@ -211,7 +211,9 @@ def test_eight_concurrent_requests(fake):
     options = {"idempotency_key": "same-first-click"}
     with ThreadPoolExecutor(8) as pool:
         customers = list(
-            pool.map(lambda _: client.v1.customers.create({"email": "a@b.c"}, options), range(8))
+            pool.map(
+                lambda _: client.v1.customers.create({"email": "a@example.com"}, options), range(8)
+            )
         )
         assert len({c.id for c in customers}) == 1
         cus = customers[0].id
@@ -367,3 +369,21 @@ def _fake_shape(schema: dict) -> dict:
 
 def test_session_schema_matches_the_pinned_sdk():
     assert _fake_shape(SESSION_CREATE_PARAMS) == _sdk_shape(SessionCreateParams)
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"name": "N" * 257}, "name"),
+        ({"email": "x" * 510 + "@example.com"}, "email"),
+        ({"email": "someone@example.c"}, "email"),
+    ],
+)
+def test_customer_profiles_stripe_refuses_are_400s_naming_the_field(
+    fake: FakeStripe, params: dict[str, str], param: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client_for(fake).v1.customers.create(params)  # type: ignore[arg-type]
+
+    assert refused.value.param == param
+    assert fake.customers == {}

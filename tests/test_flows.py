@@ -290,7 +290,7 @@ def test_update_confirm_on_a_multi_item_subscription_is_a_clear_400(
     assert response["statusCode"] == 400
     [error] = problem(response)["errors"]
     assert error["parameter"] == "subscription"
-    assert "more than one item" in error["detail"]
+    assert "exactly one item" in error["detail"]
     assert fake_stripe.calls("POST", SESSIONS) == []
 
 

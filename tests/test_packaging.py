@@ -39,6 +39,28 @@ def test_lambda_requirements_are_exported_from_the_lock_file() -> None:
     assert actual == expected, f"handler/requirements.txt drifted; regenerate with: {command}"
 
 
+def test_the_build_installs_only_wheels_whose_hashes_the_lock_file_holds() -> None:
+    pins = [line for line in REQUIREMENTS.read_text().splitlines() if "==" in line]
+    makefile = (ROOT / "handler" / "Makefile").read_text()
+
+    assert pins
+    assert all(line.endswith("\\") for line in pins)  # each pin continues with its --hash lines
+    assert REQUIREMENTS.read_text().count("--hash=sha256:") >= len(pins)
+    assert "--require-hashes" in makefile
+
+
+def test_every_method_the_function_refuses_is_routed_to_it_behind_the_same_authorizer() -> None:
+    # Otherwise API Gateway answers its own 404 and the contract's 405 never reaches a caller.
+    resources = load_template()["Resources"]
+    events = resources["BillingPortalFunction"]["Properties"]["Events"].values()
+    routed = {e["Properties"]["Method"] for e in events if e["Type"] == "HttpApi"}
+    paths = resources["BillingApi"]["Properties"]["DefinitionBody"]["paths"]["/billing/portal"]
+
+    assert routed == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    assert {method.upper() for method in paths} == routed
+    assert len({repr(spec["security"]) for spec in paths.values()}) == 1
+
+
 def test_boto3_is_left_to_the_lambda_runtime() -> None:
     names = {line.split("==")[0] for line in REQUIREMENTS.read_text().splitlines() if "==" in line}
 

@@ -34,8 +34,10 @@ class Problem(Exception):
 
 class InvalidParameter(Problem):
     status, slug, title = 400, "invalid-parameter", "Invalid parameter"
+    MAX_ERRORS: ClassVar[int] = 20  # a body of 4,000 unknown names is answered with 20
 
     def __init__(self, errors: list[dict[str, str]]) -> None:
+        errors = errors[: self.MAX_ERRORS]
         names = ", ".join(sorted({e["parameter"] for e in errors}))
         super().__init__(f"Invalid request parameter(s): {names}.", errors=errors)
 
@@ -76,6 +78,10 @@ class NotFound(Problem):
 
 class MethodNotAllowed(Problem):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class PayloadTooLarge(Problem):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
 
 
 class UnsupportedMediaType(Problem):

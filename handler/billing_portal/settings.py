@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -49,13 +50,18 @@ class Settings(BaseModel):
     )
     retention_coupon_id: str | None = Field(None, alias="RETENTION_COUPON_ID")
 
-    auth_jwt_issuer: str | None = Field(None, alias="AUTH_JWT_ISSUER", pattern=r"^https://")
+    auth_jwt_issuer: str | None = Field(None, alias="AUTH_JWT_ISSUER", pattern=r"^https?://")
     auth_jwt_audience: tuple[str, ...] = Field((), alias="AUTH_JWT_AUDIENCE")
     auth_jwks_url: str | None = Field(None, alias="AUTH_JWKS_URL", pattern=r"^https?://")
     auth_cookie_name: str | None = Field(None, alias="AUTH_COOKIE_NAME")
     user_id_claim: str = Field("sub", alias="USER_ID_CLAIM", min_length=1)
 
     create_missing_customers: bool = Field(False, alias="CREATE_MISSING_CUSTOMERS")
+    # Salts the user pseudonym in logs (template.yaml: the stack's id). Unset (local runs): one
+    # per process, so pseudonyms still cannot be reversed, only not joined across containers.
+    user_hash_salt: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_hex(16)), alias="USER_HASH_SALT"
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -98,9 +104,14 @@ class Settings(BaseModel):
         # Without an audience, any app's token from the same issuer (user pool) would pass.
         if not self.auth_jwt_audience:
             raise ValueError("AUTH_JWT_AUDIENCE is required when AUTH_JWT_ISSUER is set")
-        jwks = urlsplit(self.auth_jwks_url or "")
-        if jwks.scheme == "http" and jwks.hostname not in LOCAL_HOSTS:
-            raise ValueError("AUTH_JWKS_URL must use https (http is only for localhost)")
+        for name, url in (
+            ("AUTH_JWT_ISSUER", self.auth_jwt_issuer),
+            ("AUTH_JWKS_URL", self.auth_jwks_url),
+        ):
+            parts = urlsplit(url or "")
+            # http only for a local identity provider (Keycloak, a mock OIDC server).
+            if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+                raise ValueError(f"{name} must use https (http is only for localhost)")
         return self
 
     @classmethod

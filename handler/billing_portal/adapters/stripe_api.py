@@ -100,18 +100,9 @@ class StripeApi:
         clicks of one user (same token, same parameters) get the same customer back from Stripe
         for as long as Stripe keeps the key (24 hours).
         """
-        params: stripe.params.CustomerCreateParams = {
-            **fields,  # type: ignore[typeddict-item]
-            "metadata": {"user_key": user_key},
-        }
-        # The prefix keeps our keys apart from those of other code using the same Stripe account.
-        idempotency_key = "billing-portal-customer-" + hashlib.sha256(user_key.encode()).hexdigest()
         try:
             with stripe_errors():
-                customer = self.client(reserve_ms).v1.customers.create(
-                    params,
-                    {"idempotency_key": idempotency_key},
-                )
+                customer = self._create_customer(user_key, fields, reserve_ms)
         except stripe.IdempotencyError:
             # Same key, other parameters: an earlier attempt (whose mapping write failed) had
             # other claims. Stripe frees the key after 24 hours; until then creating would fail.
@@ -123,6 +114,25 @@ class StripeApi:
                 reason="idempotency",
             ) from None
         return str(customer.id)
+
+    def _create_customer(
+        self, user_key: str, fields: dict[str, str], reserve_ms: int
+    ) -> stripe.Customer:
+        # The prefix keeps our keys apart from those of other code using the same Stripe account.
+        idempotency_key = "billing-portal-customer-" + hashlib.sha256(user_key.encode()).hexdigest()
+        create = self.client(reserve_ms).v1.customers.create
+        params: Any = {**fields, "metadata": {"user_key": user_key}}
+        try:
+            return create(params, {"idempotency_key": idempotency_key})
+        except stripe.InvalidRequestError as exc:
+            if exc.param not in fields:
+                raise
+            # A profile Stripe refuses (fields come from the user's claims) must not make the
+            # first click fail: the customer is made without that field. A refused request
+            # stores no idempotent result, so the same key serves the second try.
+            logger.warning("Stripe refused a profile field", extra={"stripe_param": exc.param})
+            params.pop(exc.param)
+            return create(params, {"idempotency_key": idempotency_key})
 
 
 def _subscription(data: dict[str, Any], customer: Customer) -> Subscription:

@@ -25,7 +25,7 @@ def _item_change(request: PortalRequest, sub: Subscription, coupon: str | None) 
     if len(sub.item_ids) != 1:
         raise InvalidParameter.single(
             "subscription",
-            "has more than one item; only a single-item subscription can be changed this way",
+            "must have exactly one item to be changed this way",
         )
     item: dict[str, Any] = {"id": sub.item_ids[0]}
     if request.price is not None:

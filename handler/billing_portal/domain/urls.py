@@ -24,6 +24,8 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1"}
 AUTHORITY = re.compile(r"(?P<host>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{0,5}))?", re.I)
 # An encoded / or \ in the path turns into a real one in apps that decode before routing.
 ENCODED_SLASH = re.compile(r"%(2f|5c)", re.I)
+# A "." or ".." segment, also as %2e: a browser resolves /a/..//evil.example to //evil.example.
+DOT_SEGMENT = re.compile(r"(\.|%2e){1,2}", re.I)
 
 
 def _split(url: str) -> SplitResult:
@@ -31,6 +33,8 @@ def _split(url: str) -> SplitResult:
         raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
         raise ValueError("must not contain whitespace or control characters")
+    if not _is_text(url):
+        raise ValueError("must be valid text (UTF-8)")
     if "\\" in url:
         raise ValueError("must not contain a backslash")
     try:
@@ -49,6 +53,8 @@ def _split(url: str) -> SplitResult:
         raise ValueError("host must be ASCII (send an international name in its xn-- form)")
     if parts.path.startswith("//") or ENCODED_SLASH.search(parts.path):
         raise ValueError("path must not start with // or contain encoded slashes")
+    if any(DOT_SEGMENT.fullmatch(segment) for segment in parts.path.split("/")):
+        raise ValueError("path must not contain . or .. segments")
     return parts
 
 
@@ -86,3 +92,12 @@ def check_redirect_url(url: str, allowed_origins: frozenset[str]) -> str:
     if origin_of(url) not in allowed_origins:
         raise ValueError("origin is not one of ALLOWED_ORIGINS")
     return url
+
+
+def _is_text(value: str) -> bool:
+    """False for a lone surrogate (JSON's "\\ud800"), which no request to Stripe can carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

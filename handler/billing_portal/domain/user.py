@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from billing_portal.errors import InvalidToken
+
+# Claims a user can edit themselves (many identity providers let users change their email):
+# such a claim is a key only when the provider says it verified the value.
+VERIFIED_BY = {"email": "email_verified"}
 
 
 @dataclass(frozen=True)
@@ -13,10 +20,22 @@ class User:
     key: str
     claims: dict[str, Any] = field(repr=False)
 
-    @property
-    def key_hash(self) -> str:
-        """What logs carry instead of the user key (a stable, non-reversible reference)."""
-        return hashlib.sha256(self.key.encode()).hexdigest()[:16]
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any], key_claim: str) -> User:
+        """The user whose key is the `key_claim` claim, or InvalidToken (401) saying why not."""
+        key = claims.get(key_claim)
+        if not isinstance(key, str) or not key:
+            raise InvalidToken(f"The token has no '{key_claim}' claim.")
+        flag = VERIFIED_BY.get(key_claim)
+        verified = claims.get(flag) if flag is not None else True
+        if verified is not True and verified != "true":  # not 1: True == 1 in Python
+            raise InvalidToken(f"The token's '{key_claim}' is not verified ({flag}).")
+        return cls(key=key, claims=claims)
+
+    def pseudonym(self, salt: bytes) -> str:
+        """What logs carry instead of the user key: stable within a deployment, and not
+        reversible by hashing guesses (an email address) without the deployment's salt."""
+        return hmac.new(salt, self.key.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 # Stripe refuses a customer whose name is longer or whose email is longer or not an address;
@@ -38,4 +57,11 @@ def customer_fields(claims: dict[str, Any]) -> dict[str, str]:
 
 
 def _text(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    """The claim's text, or "" when it is not a string Stripe could be sent (a lone surrogate)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return ""
+    return value.strip()

@@ -35,12 +35,13 @@ def portal_api(
     verifier: TokenVerifier | None,
 ) -> Handler:
     """The endpoint: who is asking, what they ask for, the session URL they get."""
+    salt = settings.user_hash_salt.get_secret_value().encode()
 
     @resolver.route(ROUTE, method=["GET", "POST"])
     def billing_portal() -> Response:
         event = resolver.current_event
         user = identify(event, settings, verifier)
-        logger.append_keys(user=user.key_hash)
+        logger.append_keys(user=user.pseudonym(salt))
         request = parse_request(event, settings.allowed_origins)
         url = portal.session_url(user, request)
         session_created(flow=request.flow or "home")

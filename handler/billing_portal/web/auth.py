@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from billing_portal import budget
 from billing_portal.domain.user import User
-from billing_portal.errors import InvalidToken, Unauthenticated
+from billing_portal.errors import Unauthenticated
 from billing_portal.settings import Settings
 from billing_portal.web.cors import check_cookie_request
 
@@ -47,10 +47,7 @@ def identify(
     claims = _authorizer_claims(event)
     if claims is None:
         claims = _verified_claims(event, settings, verifier)
-    key = claims.get(settings.user_id_claim)
-    if not isinstance(key, str) or not key:
-        raise InvalidToken(f"The token has no '{settings.user_id_claim}' claim.")
-    return User(key=key, claims=claims)
+    return User.from_claims(claims, settings.user_id_claim)
 
 
 def _authorizer_claims(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:
@@ -65,13 +62,28 @@ def _verified_claims(
         raise Unauthenticated("This endpoint needs a signed-in user.")
     token = _bearer_token(event.headers.get("authorization"))
     if token is None and settings.auth_cookie_name:
-        token = event.resolved_cookies_field.get(settings.auth_cookie_name) or None
+        token = _session_cookie(event, settings.auth_cookie_name)
         if token is not None:
             # Before verifying: a forged cross-site request learns nothing about the cookie.
             check_cookie_request(event.headers, settings.allowed_origins)
     if token is None:
         raise Unauthenticated("This endpoint needs a signed-in user (no token was sent).")
     return verifier.verify(token)
+
+
+def _session_cookie(event: APIGatewayProxyEventV2, name: str) -> str | None:
+    """The one cookie of that name. Two are refused rather than one picked: a sibling subdomain
+    can plant a cookie of the same name, and "the last one wins" would sign the victim in as
+    the planter."""
+    values = [
+        value.strip()
+        for pair in "; ".join(event.cookies).split(";")
+        for cookie_name, sep, value in [pair.strip().partition("=")]
+        if sep and cookie_name.strip() == name
+    ]
+    if len(values) > 1:
+        raise Unauthenticated("More than one session cookie was sent; sign in again.")
+    return (values[0] or None) if values else None
 
 
 def _bearer_token(authorization: str | None) -> str | None:

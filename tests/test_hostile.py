@@ -1,0 +1,259 @@
+"""What a user can change or send never picks another account, breaks a request or trips an
+alarm: unverified email keys, oversized and deeply nested bodies, dot segments in return URLs,
+table items with trailing junk, and profiles Stripe would refuse.
+
+Real v2 events through the real handler, moto for DynamoDB, the Stripe stand-in over HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from testing.events import event
+from testing.fake_stripe import FakeStripe
+from testing.harness import DEMO_TABLE, LambdaContext
+from tests.conftest import Invoke, build_handler, problem
+from tests.test_faults import metrics_emitted
+
+SESSIONS = "/v1/billing_portal/sessions"
+EMAIL_KEYED = {"sub": "x", "email": "victim@example.com"}
+
+
+def post(invoke: Invoke, body: str, content_type: str, **changes: Any) -> dict[str, Any]:
+    return invoke("form-post", headers={"content-type": content_type}, body=body, **changes)
+
+
+# --- 1. a user key the user can change ------------------------------------------------------
+
+
+@pytest.fixture
+def email_keyed(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], dynamodb: Any) -> Any:
+    monkeypatch.setenv("USER_ID_CLAIM", "email")
+    return build_handler()
+
+
+@pytest.mark.parametrize("verified", [None, False, "false", "yes", 1])
+def test_an_unverified_email_key_is_a_401_and_reaches_nothing(
+    email_keyed: Any, fake_stripe: FakeStripe, verified: object
+) -> None:
+    claims = {**EMAIL_KEYED, **({} if verified is None else {"email_verified": verified})}
+
+    response = email_keyed(event("home", claims=claims), LambdaContext())
+
+    assert response["statusCode"] == 401
+    assert "not verified" in problem(response)["detail"]
+    assert fake_stripe.calls() == []
+
+
+@pytest.mark.parametrize("verified", [True, "true"])
+def test_a_verified_email_key_reaches_its_customer(
+    email_keyed: Any, dynamodb: Any, fake_stripe: FakeStripe, verified: object
+) -> None:
+    customer = fake_stripe.add_customer()
+    dynamodb.put_item(
+        TableName=DEMO_TABLE,
+        Item={"user_id": {"S": "victim@example.com"}, "stripe_customer_id": {"S": customer}},
+    )
+    claims = {**EMAIL_KEYED, "email_verified": verified}
+
+    response = email_keyed(event("home", claims=claims), LambdaContext())
+
+    assert response["statusCode"] == 303
+
+
+# --- 2, 3. bodies ---------------------------------------------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_a_body_over_16_kib_is_a_413_before_it_is_read(invoke: Invoke, customer: str) -> None:
+    response = post(invoke, "return_url=" + "a" * (16 * 1024), FORM)
+
+    assert response["statusCode"] == 413
+    assert problem(response)["type"].endswith("/payload-too-large")
+
+
+def test_a_base64_body_is_measured_after_decoding(invoke: Invoke, customer: str) -> None:
+    small = base64.b64encode(b"locale=de&" + b"x" * 15_000).decode()  # 20 KB encoded
+    large = base64.b64encode(b"locale=de&x=" + b"y" * (16 * 1024)).decode()
+
+    [ok, refused] = [
+        invoke("form-post", headers={"content-type": FORM}, body=body, base64=True)
+        for body in (small, large)
+    ]
+
+    assert ok["statusCode"] == 400  # read: "x" is not a known parameter
+    assert refused["statusCode"] == 413
+
+
+def test_many_unknown_parameters_are_one_small_400(invoke: Invoke, customer: str) -> None:
+    body = "&".join(f"p{n}=1" for n in range(2000))  # under 16 KiB
+
+    response = post(invoke, body, FORM)
+
+    assert response["statusCode"] == 400
+    assert len(response["body"]) < 1000
+    assert problem(response)["errors"][0]["detail"] == "more than 32 parameters were sent"
+
+
+def test_a_json_body_with_thousands_of_keys_lists_at_most_20_errors(
+    invoke: Invoke, customer: str
+) -> None:
+    body = json.dumps({f"k{n}": 1 for n in range(30)} | {"customer": "cus_X"})
+
+    response = post(invoke, body, "application/json")
+
+    assert response["statusCode"] == 400
+    assert len(problem(response)["errors"]) == 20
+
+
+@pytest.mark.parametrize("depth", [2, 50, 8_000])  # 8,000 is past Python's recursion limit
+def test_nested_json_is_a_400_however_deep(invoke: Invoke, customer: str, depth: int) -> None:
+    body = '{"locale":' + "[" * depth + "]" * depth + "}"
+
+    response = post(invoke, body, "application/json")
+
+    assert response["statusCode"] == 400
+
+
+def test_a_body_that_is_not_utf8_is_a_400(invoke: Invoke, customer: str) -> None:
+    body = base64.b64encode(b"locale=\xff\xfe").decode()
+
+    response = invoke("form-post", headers={"content-type": FORM}, body=body, base64=True)
+
+    assert response["statusCode"] == 400
+
+
+@pytest.mark.parametrize("field", ["return_url", "after_completion_url"])
+def test_a_lone_surrogate_in_a_json_url_is_a_400_not_a_500(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe, field: str
+) -> None:
+    # json.loads accepts "\ud800"; no request to Stripe can carry it.
+    params = {"flow": "payment_method_update", "after_completion": "redirect"}
+    body = json.dumps({**params, field: "https://app.example.com/\ud800"})
+
+    response = post(invoke, body, "application/json")
+
+    assert response["statusCode"] == 400
+    assert fake_stripe.calls("POST", SESSIONS) == []
+
+
+# --- 4. dot segments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example.com/a/..//evil.example",
+        "https://app.example.com/a/%2e%2e//evil.example",
+        "https://app.example.com/a/.%2E//evil.example",
+        "https://app.example.com/./x",
+        "https://app.example.com/a/%2E/b",
+    ],
+)
+def test_return_urls_with_dot_segments_are_400s(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe, url: str
+) -> None:
+    response = invoke("home", query=urlencode({"return_url": url}))
+
+    assert response["statusCode"] == 400
+    assert fake_stripe.calls("POST", SESSIONS) == []
+
+
+# --- 6. table items -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("stripe_customer_id", "cus_X\n"),
+        ("stripe_customer_id", "cus_X&customer=cus_Y"),
+        ("portal_configuration", "bpc_1\nx"),
+        ("portal_configuration", "cus_123"),
+        ("on_behalf_of", "acct_1&x=y"),
+        ("on_behalf_of", "bpc_1"),
+    ],
+)
+def test_a_bad_table_value_is_a_500_naming_it_and_nothing_goes_to_stripe(
+    invoke: Invoke,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    attribute: str,
+    value: str,
+) -> None:
+    item = {"user_id": {"S": "demo-user"}, "stripe_customer_id": {"S": "cus_Good1"}}
+    dynamodb.put_item(TableName=DEMO_TABLE, Item={**item, attribute: {"S": value}})
+
+    response = invoke("home")
+
+    assert response["statusCode"] == 500
+    assert f"'{attribute}'" in problem(response)["detail"]
+    assert fake_stripe.calls() == []
+
+
+# --- 7. profiles Stripe would refuse ----------------------------------------------------------
+
+
+@pytest.fixture
+def creating(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], dynamodb: Any) -> Any:
+    monkeypatch.setenv("CREATE_MISSING_CUSTOMERS", "true")
+    return build_handler()
+
+
+@pytest.mark.parametrize(
+    ("claims", "name", "email"),
+    [
+        ({"name": "N" * 300}, "N" * 256, None),
+        ({"email": "x" * 520 + "@example.com"}, None, None),
+        ({"email": "not-an-address"}, None, None),
+        ({"email": "someone@example.c"}, None, None),  # ours lets it through; Stripe refuses
+        ({"email": "ok@example.com", "name": " Ann "}, "Ann", "ok@example.com"),
+    ],
+)
+def test_a_profile_stripe_would_refuse_still_gets_its_first_click_through(
+    creating: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    claims: dict[str, str],
+    name: str | None,
+    email: str | None,
+) -> None:
+    response = creating(event("home", claims={"sub": "new-user", **claims}), LambdaContext())
+
+    assert response["statusCode"] == 303
+    [customer] = fake_stripe.customers.values()
+    assert (customer["name"], customer["email"]) == (name, email)
+    assert [m["name"] for m in metrics_emitted(capfd)] == ["PortalSessionCreated"]
+
+
+# --- 9. pseudonyms in logs ------------------------------------------------------------------
+
+
+def request_log_user(capfd: pytest.CaptureFixture[str]) -> str:
+    out = capfd.readouterr().out
+    [line] = [json.loads(x) for x in out.splitlines() if '"message":"request"' in x]
+    return str(line["user"])
+
+
+def test_the_logged_user_is_a_salted_pseudonym_stable_within_a_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    customer: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    def logged_user(salt: str) -> str:
+        monkeypatch.setenv("USER_HASH_SALT", salt)
+        build_handler()(event("home"), LambdaContext())
+        return request_log_user(capfd)
+
+    first, again, other = logged_user("stack-a"), logged_user("stack-a"), logged_user("stack-b")
+
+    assert first == again != other
+    assert first != hashlib.sha256(b"demo-user").hexdigest()[:16]  # the guessable, unsalted one
