@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from billing_portal.adapters.customer_table import CustomerTable
 from testing.events import event
+from testing.failing_dynamodb import FailingDynamoDB
 from testing.fake_stripe import FakeStripe
 from testing.harness import DEMO_TABLE, LambdaContext, create_table, load_template, put_customer
 from tests.conftest import build_handler, problem
@@ -373,3 +374,63 @@ def test_link_tool_rejects_what_is_not_a_customer_id(
     assert exit_.value.code == 2
     assert "is not a customer id" in capsys.readouterr().err
     assert item(dynamodb, "new-user") is None
+
+
+def link_fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run the tool expecting failure; what it told the operator (stderr), checked for advice
+    that does not fit: --force only when the user is linked elsewhere, never "the function"."""
+    code = link_customer.main(["new-user", "cus_New", *args])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""  # one line on stderr, no JSON log lines
+    assert "function" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--table", "no-such-table"], "there is no table 'no-such-table' in us-east-1"),
+        (["--table", DEMO_TABLE, "--key", "id"], "is keyed by 'user_id', not 'id'; pass --key"),
+    ],
+)
+def test_link_tool_says_what_is_wrong_with_the_table_and_never_suggests_force(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    for extra in ([], ["--force"]):
+        err = link_fails(capsys, *args, *extra)
+
+        assert says in err
+        assert "--force" not in err
+
+
+def test_link_tool_says_when_access_is_denied(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FailingDynamoDB(400, "AccessDeniedException") as denied:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", denied.url)
+        err = link_fails(capsys, "--table", DEMO_TABLE)
+
+    assert "access to table" in err
+    assert "dynamodb:DescribeTable, GetItem and UpdateItem" in err
+    assert "--force" not in err
+
+
+def test_link_tool_says_when_dynamodb_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")  # discard: refused
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+    assert "could not reach DynamoDB" in link_fails(capsys, "--table", DEMO_TABLE)
+
+
+def test_link_tool_offers_force_for_an_item_that_holds_no_customer_id(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_customer(dynamodb, "new-user", "not-a-customer")
+
+    err = link_fails(capsys, "--table", DEMO_TABLE)
+
+    assert "that is not a customer id; pass --force" in err
+    assert link("new-user", "cus_New", "--force") == 0

@@ -14,8 +14,10 @@ alone unless --force is given. AWS credentials and region come from the usual AW
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -62,30 +64,73 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class ToolError(Exception):
+    """What went wrong, in one sentence for the operator running this tool."""
+
+
+def check_table(client: Any, table: str, key: str) -> None:
+    """The table exists here, these credentials may see it, and its partition key is `key`."""
+    try:
+        schema = client.describe_table(TableName=table)["Table"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            region = client.meta.region_name
+            raise ToolError(
+                f"there is no table {table!r} in {region}; check --table and the region"
+            ) from None
+        if code == "AccessDeniedException":
+            raise ToolError(
+                f"access to table {table!r} was denied; these AWS credentials need "
+                "dynamodb:DescribeTable, GetItem and UpdateItem on it"
+            ) from None
+        raise
+    [hash_key] = [k["AttributeName"] for k in schema["KeySchema"] if k["KeyType"] == "HASH"]
+    if hash_key != key:
+        raise ToolError(
+            f"table {table!r} is keyed by {hash_key!r}, not {key!r}; pass --key {hash_key}"
+        )
+
+
+def link(args: argparse.Namespace, client: Any) -> str:
+    """Link as asked; the line to print. ToolError when the user is linked elsewhere."""
+    table = CustomerTable(client, args.table, args.key, args.attribute)
+    try:
+        current: str | None = table.link(args.user_key, args.customer_id).id
+    except ServerMisconfigured:
+        # The table checks passed, so the user's item holds something that is not a customer id.
+        current = None
+    if current == args.customer_id:
+        return f"{args.user_key} -> {args.customer_id}"
+    if not args.force:
+        held = current or f"a value in {args.attribute!r} that is not a customer id"
+        raise ToolError(f"{args.user_key} is already linked to {held}; pass --force to replace it")
+    previous = table.relink(args.user_key, args.customer_id)
+    return f"{args.user_key} -> {args.customer_id} (was {previous})"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    client = boto3.client("dynamodb")
+    # The table code logs for the Lambda's operators; here the tool says what happened itself.
+    logging.disable(logging.ERROR)
     try:
-        table = CustomerTable(boto3.client("dynamodb"), args.table, args.key, args.attribute)
-        try:
-            current: str | None = table.link(args.user_key, args.customer_id).id
-        except ServerMisconfigured:
-            current = None  # the item holds something that is not a customer id
-        if current == args.customer_id:
-            print(f"{args.user_key} -> {args.customer_id}")
-            return 0
-        if not args.force:
-            held = current or f"a value in '{args.attribute}' that is not a customer id"
-            print(
-                f"{args.user_key} is already linked to {held}; pass --force to replace it",
-                file=sys.stderr,
-            )
-            return 1
-        previous = table.relink(args.user_key, args.customer_id)
-        print(f"{args.user_key} -> {args.customer_id} (was {previous})")
+        check_table(client, args.table, args.key)
+        print(link(args, client))
         return 0
-    except (ClientError, BotoCoreError) as exc:
-        print(f"DynamoDB: {exc}", file=sys.stderr)
-        return 1
+    except ToolError as exc:
+        print(f"link_customer: {exc}", file=sys.stderr)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(
+            f"link_customer: DynamoDB refused: {error.get('Code')}: {error.get('Message')}",
+            file=sys.stderr,
+        )
+    except BotoCoreError as exc:
+        print(f"link_customer: could not reach DynamoDB: {exc}", file=sys.stderr)
+    finally:
+        logging.disable(logging.NOTSET)
+    return 1
 
 
 if __name__ == "__main__":
