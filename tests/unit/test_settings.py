@@ -41,8 +41,25 @@ def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
         Settings.from_environ({**DEMO_SETTINGS, **change})
 
 
-def test_the_stripe_key_never_appears_in_a_settings_error() -> None:
-    with pytest.raises(SettingsError) as caught:
-        Settings.from_environ({**DEMO_SETTINGS, "STRIPE_API_BASE": "ftp://x"})
+SECRET = "sk_live_51SettingsLeakCheck"
 
-    assert "sk_test" not in str(caught.value)
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"STRIPE_API_BASE": "ftp://x"},  # a field's own check
+        {"DEFAULT_RETURN_URL": "https://elsewhere.example/"},  # a check across fields
+        {"AUTH_JWT_ISSUER": "https://issuer.example"},  # the auth checks
+        {"CREATE_MISSING_CUSTOMERS": SECRET},  # the secret in the broken field itself
+    ],
+)
+def test_a_settings_error_never_echoes_a_secret_from_the_environment(
+    broken: dict[str, str],
+) -> None:
+    environ = {**DEMO_SETTINGS, "STRIPE_API_KEY": SECRET, "USER_HASH_SALT": SECRET, **broken}
+
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_environ(environ)
+
+    assert SECRET not in str(caught.value)
+    assert str(caught.value)  # it still names what is wrong
