@@ -1,6 +1,6 @@
 """The domain errors a request can end in, each with its RFC 9457 problem type and status.
 
-Raise them where the problem is found; app.py turns them into responses in one place.
+Raise them where the problem is found; web/api.py turns them into responses in one place.
 """
 
 from __future__ import annotations
