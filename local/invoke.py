@@ -3,7 +3,8 @@
     uv run python -m local.invoke                    # every event in events/
     uv run python -m local.invoke events/home.json   # just these
 
-DynamoDB is moto (in process) seeded with the demo user; Stripe is the local stand-in (testing/fake_stripe.py).
+DynamoDB is moto (in process) seeded with the demo user; Stripe is the local stand-in
+(testing/fake_stripe.py).
 """
 
 from __future__ import annotations
