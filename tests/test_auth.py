@@ -346,6 +346,7 @@ def test_answers_to_an_allowed_origin_carry_cors_headers_even_when_they_are_erro
 
     assert ok["headers"]["Access-Control-Allow-Origin"] == APP_ORIGIN
     assert ok["headers"]["Access-Control-Allow-Credentials"] == "true"
+    assert ok["headers"]["Access-Control-Expose-Headers"] == "Retry-After"
     assert error["statusCode"] == 401
     assert error["headers"]["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert ok["headers"]["Vary"] == "Origin"

@@ -64,6 +64,10 @@ class ForbiddenOrigin(Problem):
     status, slug, title = 403, "forbidden-origin", "Origin not allowed"
 
 
+class ForbiddenRole(Problem):
+    status, slug, title = 403, "forbidden-role", "Billing role required"
+
+
 class NoBillingAccount(Problem):
     status, slug, title = 404, "no-billing-account", "No billing account"
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from billing_portal.errors import (
     ForbiddenOrigin,
+    ForbiddenRole,
     NoBillingAccount,
     Problem,
     ServerMisconfigured,
@@ -33,7 +34,7 @@ def session_created(flow: str) -> None:
 def request_failed(problem: Problem) -> None:
     if isinstance(problem, UpstreamUnavailable):
         _outcome("UpstreamFailures", upstream=problem.upstream, reason=problem.reason)
-    elif isinstance(problem, (Unauthenticated, ForbiddenOrigin)):
+    elif isinstance(problem, (Unauthenticated, ForbiddenOrigin, ForbiddenRole)):
         _outcome("AuthFailures")
     elif isinstance(problem, NoBillingAccount):
         _outcome("MissingBillingAccounts")

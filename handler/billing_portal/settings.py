@@ -55,6 +55,8 @@ class Settings(BaseModel):
     auth_jwks_url: str | None = Field(None, alias="AUTH_JWKS_URL", pattern=r"^https?://")
     auth_cookie_name: str | None = Field(None, alias="AUTH_COOKIE_NAME")
     user_id_claim: str = Field("sub", alias="USER_ID_CLAIM", min_length=1)
+    billing_role_claim: str | None = Field(None, alias="BILLING_ROLE_CLAIM")
+    billing_roles: frozenset[str] = Field(frozenset(), alias="BILLING_ROLES")
 
     create_missing_customers: bool = Field(False, alias="CREATE_MISSING_CUSTOMERS")
     # Salts the user pseudonym in logs (template.yaml: the stack's id). Unset (local runs): one
@@ -71,9 +73,9 @@ class Settings(BaseModel):
             return frozenset(parse_origin(item) for item in items)
         return items
 
-    @field_validator("auth_jwt_audience", mode="before")
+    @field_validator("auth_jwt_audience", "billing_roles", mode="before")
     @classmethod
-    def _parse_audience(cls, value: object) -> object:
+    def _parse_list(cls, value: object) -> object:
         return _split_commas(value)
 
     @model_validator(mode="after")
@@ -89,6 +91,8 @@ class Settings(BaseModel):
                     raise ValueError(f"{name}: {exc}") from None
         if not self.stripe_api_key and not self.stripe_api_key_param:
             raise ValueError("set STRIPE_API_KEY_PARAM (or STRIPE_API_KEY for local use)")
+        if self.billing_roles and not self.billing_role_claim:
+            raise ValueError("BILLING_ROLES needs BILLING_ROLE_CLAIM (the claim holding roles)")
         return self
 
     @model_validator(mode="after")

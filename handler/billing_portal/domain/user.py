@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_portal.errors import InvalidToken
+from billing_portal.domain.claims import claim, flattened_object, values
+from billing_portal.errors import ForbiddenRole, InvalidToken
 
 # Claims a user can edit themselves (many identity providers let users change their email):
 # such a claim is a key only when the provider says it verified the value.
@@ -22,8 +23,14 @@ class User:
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any], key_claim: str) -> User:
-        """The user whose key is the `key_claim` claim, or InvalidToken (401) saying why not."""
-        key = claims.get(key_claim)
+        """The user (or team) whose key is the `key_claim` claim (a name or a path), or
+        InvalidToken (401) saying why not."""
+        key = claim(claims, key_claim)
+        if flattened_object(claims, key_claim):
+            raise InvalidToken(
+                f"The '{key_claim}' claim is inside an object claim that API Gateway's authorizer "
+                "passes on as text; verify tokens in the function or emit a flat claim."
+            )
         if not isinstance(key, str) or not key:
             raise InvalidToken(f"The token has no '{key_claim}' claim.")
         flag = VERIFIED_BY.get(key_claim)
@@ -31,6 +38,11 @@ class User:
         if verified is not True and verified != "true":  # not 1: True == 1 in Python
             raise InvalidToken(f"The token's '{key_claim}' is not verified ({flag}).")
         return cls(key=key, claims=claims)
+
+    def require_role(self, role_claim: str, allowed: frozenset[str]) -> None:
+        """ForbiddenRole (403) unless the `role_claim` claim holds one of `allowed`."""
+        if not allowed.intersection(values(claim(self.claims, role_claim))):
+            raise ForbiddenRole("Only billing admins of this account may open its billing portal.")
 
     def pseudonym(self, salt: bytes) -> str:
         """What logs carry instead of the user key: stable within a deployment, and not

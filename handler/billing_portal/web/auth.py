@@ -43,11 +43,16 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
 def identify(
     event: APIGatewayProxyEventV2, settings: Settings, verifier: TokenVerifier | None = None
 ) -> User:
-    """The authenticated user, or Unauthenticated (401) / ForbiddenOrigin (403)."""
+    """The authenticated user, or Unauthenticated (401) / ForbiddenOrigin (403) /
+    ForbiddenRole (403, when BILLING_ROLES is set and the user holds none of them)."""
     claims = _authorizer_claims(event)
     if claims is None:
         claims = _verified_claims(event, settings, verifier)
-    return User.from_claims(claims, settings.user_id_claim)
+    user = User.from_claims(claims, settings.user_id_claim)
+    if settings.billing_roles:
+        assert settings.billing_role_claim is not None  # Settings checks the two go together
+        user.require_role(settings.billing_role_claim, settings.billing_roles)
+    return user
 
 
 def _authorizer_claims(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:

@@ -20,6 +20,8 @@ from billing_portal.errors import ForbiddenOrigin
 ALLOW_METHODS = "GET, POST"
 ALLOW_HEADERS = "authorization, content-type"
 MAX_AGE_SECONDS = "600"
+# A fetch caller told 503 can only wait as long as Retry-After says if it may read it.
+EXPOSE_HEADERS = "Retry-After"
 # Sec-Fetch-Site values under which a request without Origin/Referer is not a cross-site forgery.
 SAME_SITE_FETCHES = {"same-origin", "none"}
 
@@ -31,6 +33,7 @@ def response_headers(headers: Mapping[str, str], allowed: frozenset[str]) -> dic
     if origin:
         cors["Access-Control-Allow-Origin"] = origin
         cors["Access-Control-Allow-Credentials"] = "true"
+        cors["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
     return cors
 
 

@@ -1,0 +1,264 @@
+"""Team billing: the user key can be an organisation claim (a name, or a path into nested
+claims), every member reaches the team's one customer, and with BILLING_ROLES only members
+whose role claim holds one of them get in, refused before any DynamoDB or Stripe call.
+
+Each identity provider's token shape is tried in the auth modes that can carry it: as API
+Gateway's JWT authorizer passes claims on (every value a string, arrays as "[a b]"), and as a
+token the function verifies itself (real lists and objects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from testing.events import event
+from testing.fake_stripe import FakeStripe
+from testing.harness import DEMO_TABLE, LambdaContext
+from testing.jwks_server import ISSUER, Issuer
+from tests.conftest import build_handler, problem
+
+TEAM = "org_2abc"
+
+
+def team_env(
+    monkeypatch: pytest.MonkeyPatch, key: str, role_claim: str | None, roles: str | None
+) -> None:
+    monkeypatch.setenv("USER_ID_CLAIM", key)
+    for name, value in (("BILLING_ROLE_CLAIM", role_claim), ("BILLING_ROLES", roles)):
+        if value is not None:
+            monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def session(dynamodb: Any) -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@pytest.fixture
+def dynamodb_calls(session: boto3.session.Session) -> list[str]:
+    calls: list[str] = []
+    session.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+@pytest.fixture
+def team_customer(dynamodb: Any, fake_stripe: FakeStripe) -> str:
+    customer = fake_stripe.add_customer(email="billing@acme.example")
+    dynamodb.put_item(
+        TableName=DEMO_TABLE,
+        Item={"user_id": {"S": TEAM}, "stripe_customer_id": {"S": customer}},
+    )
+    return customer
+
+
+def portal_customer(fake_stripe: FakeStripe, response: dict[str, Any]) -> str:
+    assert response["statusCode"] == 303, response.get("body")
+    [session] = [
+        s for s in fake_stripe.sessions.values() if s["url"] == response["headers"]["Location"]
+    ]
+    return str(session["customer"])
+
+
+# --- Through API Gateway's JWT authorizer (claims as it passes them on) ---------------------
+
+# provider: (USER_ID_CLAIM, BILLING_ROLE_CLAIM, BILLING_ROLES, an admin's claims, a member's)
+AUTHORIZER_SHAPES: dict[str, tuple[str, str, str, dict[str, str], dict[str, str]]] = {
+    "Auth0 Organizations (namespaced roles claim, an array)": (
+        "org_id",
+        "https://example.com/roles",
+        "billing-admin",
+        {"org_id": TEAM, "https://example.com/roles": "[billing-admin member]"},
+        {"org_id": TEAM, "https://example.com/roles": "[member]"},
+    ),
+    "WorkOS (org_id, role)": (
+        "org_id",
+        "role",
+        "admin",
+        {"org_id": TEAM, "role": "admin"},
+        {"org_id": TEAM, "role": "member"},
+    ),
+    "Cognito (custom attribute as key, groups)": (
+        "custom:team_id",
+        "cognito:groups",
+        "billing-admins",
+        {"custom:team_id": TEAM, "cognito:groups": "[developers billing-admins]"},
+        {"custom:team_id": TEAM, "cognito:groups": "[developers]"},
+    ),
+    "Entra ID (tenant, app roles)": (
+        "tid",
+        "roles",
+        "Billing.Admin",
+        {"tid": TEAM, "roles": "[Billing.Admin]"},
+        {"tid": TEAM, "roles": "[Reader]"},
+    ),
+    "OAuth scope string": (
+        "org_id",
+        "scope",
+        "billing:manage",
+        {"org_id": TEAM, "scope": "openid profile billing:manage"},
+        {"org_id": TEAM, "scope": "openid profile"},
+    ),
+}
+
+
+@pytest.mark.parametrize("provider", list(AUTHORIZER_SHAPES))
+def test_through_the_authorizer_admins_reach_the_team_customer_and_members_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    session: boto3.session.Session,
+    dynamodb_calls: list[str],
+    team_customer: str,
+    fake_stripe: FakeStripe,
+    provider: str,
+) -> None:
+    key, role_claim, roles, admin, member = AUTHORIZER_SHAPES[provider]
+    team_env(monkeypatch, key, role_claim, roles)
+    handler = build_handler(session=session)
+
+    admins = [
+        handler(event("home", claims={"sub": sub, **admin}), LambdaContext())
+        for sub in ("admin-1", "admin-2")
+    ]
+    calls_before = (list(dynamodb_calls), len(fake_stripe.calls()))
+    refused = handler(event("home", claims={"sub": "member-1", **member}), LambdaContext())
+
+    assert {portal_customer(fake_stripe, r) for r in admins} == {team_customer}
+    assert refused["statusCode"] == 403
+    assert problem(refused)["type"].endswith("/forbidden-role")
+    assert (dynamodb_calls, len(fake_stripe.calls())) == calls_before  # nothing more was called
+
+
+def test_a_path_through_an_object_the_authorizer_flattened_is_a_401_that_says_why(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], team_customer: str
+) -> None:
+    # Clerk's organisation claims are an object; the authorizer passes Go's text form on.
+    team_env(monkeypatch, "o.id", "o.rol", "admin")
+    claims = {"sub": "user_1", "o": f"map[id:{TEAM} rol:admin slg:acme]"}
+
+    response = build_handler()(event("home", claims=claims), LambdaContext())
+
+    assert response["statusCode"] == 401
+    assert "verify tokens in the function or emit a flat claim" in problem(response)["detail"]
+
+
+# --- Tokens the function verifies (claims as the provider wrote them) -------------------------
+
+# provider: (USER_ID_CLAIM, BILLING_ROLE_CLAIM, BILLING_ROLES, an admin's claims, a member's)
+TOKEN_SHAPES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any]]] = {
+    "Clerk organisations (nested o.id, o.rol)": (
+        "o.id",
+        "o.rol",
+        "admin",
+        {"o": {"id": TEAM, "rol": "admin", "slg": "acme"}},
+        {"o": {"id": TEAM, "rol": "member", "slg": "acme"}},
+    ),
+    "Keycloak (realm_access.roles)": (
+        "tenant",
+        "realm_access.roles",
+        "billing-admin",
+        {"tenant": TEAM, "realm_access": {"roles": ["offline_access", "billing-admin"]}},
+        {"tenant": TEAM, "realm_access": {"roles": ["offline_access"]}},
+    ),
+    "Auth0 Organizations (namespaced roles claim, a list)": (
+        "org_id",
+        "https://example.com/roles",
+        "billing-admin",
+        {"org_id": TEAM, "https://example.com/roles": ["billing-admin"]},
+        {"org_id": TEAM, "https://example.com/roles": []},
+    ),
+    "A namespaced key that contains dots": (
+        "https://example.com/org_id",
+        "https://example.com/roles",
+        "owner",
+        {"https://example.com/org_id": TEAM, "https://example.com/roles": ["owner"]},
+        {"https://example.com/org_id": TEAM, "https://example.com/roles": ["viewer"]},
+    ),
+}
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    with Issuer() as running:
+        yield running
+
+
+@pytest.mark.parametrize("provider", list(TOKEN_SHAPES))
+def test_verified_tokens_admins_reach_the_team_customer_and_members_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    issuer: Issuer,
+    session: boto3.session.Session,
+    dynamodb_calls: list[str],
+    team_customer: str,
+    fake_stripe: FakeStripe,
+    provider: str,
+) -> None:
+    key, role_claim, roles, admin, member = TOKEN_SHAPES[provider]
+    team_env(monkeypatch, key, role_claim, roles)
+    monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
+    monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
+    monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
+    handler = build_handler(session=session)
+
+    def click(claims: dict[str, Any], sub: str) -> dict[str, Any]:
+        token = issuer.token(issuer.claims(sub=sub, **claims))
+        data = event("no-identity", headers={"authorization": f"Bearer {token}"})
+        response: dict[str, Any] = handler(data, LambdaContext())
+        return response
+
+    admins = [click(admin, "admin-1"), click(admin, "admin-2")]
+    calls_before = (list(dynamodb_calls), len(fake_stripe.calls()))
+    refused = click(member, "member-1")
+
+    assert {portal_customer(fake_stripe, r) for r in admins} == {team_customer}
+    assert refused["statusCode"] == 403
+    assert (dynamodb_calls, len(fake_stripe.calls())) == calls_before
+
+
+# --- The team's first click, and settings -----------------------------------------------------
+
+
+def test_an_admins_first_click_creates_the_teams_customer_which_the_next_admin_reaches(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    team_env(monkeypatch, "org_id", "role", "admin")
+    monkeypatch.setenv("CREATE_MISSING_CUSTOMERS", "true")
+    handler = build_handler()
+    admin = {"org_id": TEAM, "role": "admin", "email": "first-admin@acme.example"}
+
+    first = handler(event("home", claims={"sub": "admin-1", **admin}), LambdaContext())
+    second = handler(event("home", claims={"sub": "admin-2", **admin}), LambdaContext())
+
+    [customer] = fake_stripe.customers.values()
+    assert customer["metadata"] == {"user_key": TEAM}
+    assert portal_customer(fake_stripe, first) == portal_customer(fake_stripe, second)
+    assert portal_customer(fake_stripe, first) == customer["id"]
+
+
+def test_roles_without_the_claim_that_holds_them_is_a_500_for_the_operator(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], dynamodb: Any
+) -> None:
+    monkeypatch.setenv("BILLING_ROLES", "admin")
+
+    response = build_handler()(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("/server-misconfigured")
+
+
+def test_without_billing_roles_every_member_gets_in(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    team_customer: str,
+    fake_stripe: FakeStripe,
+) -> None:
+    team_env(monkeypatch, "org_id", None, None)
+    claims = {"sub": "member-1", "org_id": TEAM}
+
+    response = build_handler()(event("home", claims=claims), LambdaContext())
+
+    assert portal_customer(fake_stripe, response) == team_customer
