@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
-from billing_portal import budget
+from billing_portal import budget, snapstart
 from billing_portal.adapters.customer_table import CustomerTable
 from billing_portal.adapters.stripe_api import StripeApi
 from billing_portal.adapters.stripe_key import StripeKey
@@ -51,13 +51,30 @@ def build(
     stripe = StripeApi(
         StripeKey(settings.stripe_api_key, settings.stripe_api_key_param, session),
         api_base=settings.stripe_api_base,
-        # Stripe's retries and timeouts are planned to fit in the invocation's time left.
-        remaining_ms=lambda: int(resolver.lambda_context.get_remaining_time_in_millis()),
+        remaining_ms=lambda: _remaining_ms(resolver),
     )
     portal = Portal(settings, customers, stripe)
     # Built once: its JWKS key cache lives as long as the container.
     verifier = token_verifier(settings)
+
+    def after_restore() -> None:
+        # Connections pooled before the snapshot are long dead; keys' ages are unknown.
+        customers.drop_connections()
+        stripe.drop_connections()
+        if verifier is not None:
+            verifier.restored()
+
+    snapstart.register(before_snapshot=stripe.warm, after_restore=after_restore)
     return _observed(portal_api(resolver, settings, portal, verifier))
+
+
+def _remaining_ms(resolver: APIGatewayHttpResolver) -> int:
+    """The invocation's time left, which Stripe's retries and timeouts are planned to fit in;
+    outside an invocation (SnapStart's warm-up) the function's whole timeout."""
+    context = getattr(resolver, "lambda_context", None)
+    if context is None:
+        return budget.FUNCTION_TIMEOUT_MS
+    return int(context.get_remaining_time_in_millis())
 
 
 def _observed(handle: Handler) -> Handler:

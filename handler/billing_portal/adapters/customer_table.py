@@ -21,6 +21,10 @@ class CustomerTable:
         self._key = key
         self._attribute = attribute
 
+    def drop_connections(self) -> None:
+        """Close pooled connections (the client stays usable and dials again when needed)."""
+        self._client.close()
+
     def find(self, user_key: str) -> Customer | None:
         """The user's customer, or None when the user has no item (one GetItem, few attributes)."""
         with dynamodb_errors():

@@ -65,6 +65,16 @@ class StripeApi:
             ),
         )
 
+    def warm(self) -> None:
+        """Do now what the first request would: read the key, build a client, and load the SDK's
+        services (it imports them on first use). No request is sent."""
+        client = self.client()
+        _ = (client.v1.billing_portal.sessions, client.v1.customers, client.v1.subscriptions)
+
+    def drop_connections(self) -> None:
+        """Close pooled connections (the session stays usable and dials again when needed)."""
+        self._session.close()
+
     def create_portal_session(self, params: dict[str, Any]) -> str:
         """The new session's URL."""
         with stripe_errors():

@@ -71,6 +71,12 @@ class SigningKeys:
         self._attempted_at: float | None = None  # last fetch, successful or not
         self._lock = threading.Lock()
 
+    def forget_ages(self) -> None:
+        """After a snapshot restore the clock's readings say nothing about the keys' age: treat
+        them as due for a refresh (keeping them, should the fetch fail)."""
+        with self._lock:
+            self._fetched_at = self._attempted_at = None
+
     def get(self, kid: str) -> jwt.PyJWK:
         with self._lock:
             if self._needs_fetch(kid) and self._may_fetch():
@@ -120,6 +126,9 @@ class TokenVerifier:
         self._issuer = issuer
         self._audiences = frozenset(audiences)
         self._keys = keys
+
+    def restored(self) -> None:
+        self._keys.forget_ages()
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or Unauthenticated (401) saying in general terms what is wrong."""
