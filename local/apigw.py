@@ -1,13 +1,13 @@
 """What API Gateway's HTTP API does around the function, for the local server: an HTTP request
 becomes a payload-2.0 event (with the claims its JWT authorizer would pass on), and the function's
-answer becomes an HTTP response."""
+answer becomes an HTTP response. invoke_function is one call as the local runners make it."""
 
 from __future__ import annotations
 
 import base64
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -94,3 +94,21 @@ def http_response(result: dict[str, Any], request_id: str) -> HttpResponse:
     body = result.get("body") or ""
     raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
     return HttpResponse(int(result.get("statusCode", 200)), headers, raw)
+
+
+def invoke_function(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any], context: Any
+) -> dict[str, Any]:
+    """One invocation of the function in this long-lived process (local/server.py, invoke.py).
+
+    With POWERTOOLS_METRICS_DISABLED, powertools skips the flush that also clears the request's
+    metrics and dimensions, so they would pile up from one call to the next (and warn that a
+    dimension "has already been added"): they are cleared after every call, as a flush would.
+    """
+    try:
+        return handler(event, context)
+    finally:
+        # Imported here: powertools reads POWERTOOLS_* when billing_portal creates its metrics.
+        from billing_portal.observability import metrics
+
+        metrics.clear_metrics()

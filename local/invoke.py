@@ -17,6 +17,7 @@ from pathlib import Path
 import boto3
 from moto import mock_aws
 
+from local.apigw import invoke_function
 from testing.fake_stripe import FakeStripe
 from testing.harness import (
     DEMO_SETTINGS,
@@ -49,7 +50,7 @@ def main() -> None:
         from billing_portal.app import lambda_handler as handler
 
         for path in files:
-            response = handler(json.loads(path.read_text()), LambdaContext())
+            response = invoke_function(handler, json.loads(path.read_text()), LambdaContext())
             print(f"== {path.name}: {response['statusCode']}")
             for name, value in response.get("headers", {}).items():
                 print(f"   {name}: {value}")

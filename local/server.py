@@ -8,6 +8,10 @@ It plays API Gateway in front of the real lambda_handler (local/apigw.py): every
 with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
 stand-in (testing/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
 GET / serves the demo page (local/demo.html).
+
+A bad setting stops it before it starts, in one line. The terminal shows one line per request
+(method, path, status, time, problem type); the handler's JSON logs only from WARNING up, unless
+POWERTOOLS_LOG_LEVEL says otherwise.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
+import json
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -33,7 +39,7 @@ import boto3
 import stripe
 from moto.server import ThreadedMotoServer
 
-from local.apigw import HttpResponse, http_api_event, http_response
+from local.apigw import HttpResponse, http_api_event, http_response, invoke_function
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
 from testing.harness import (
     DEMO_SETTINGS,
@@ -69,6 +75,19 @@ DROPPED_VARIABLES = (
 
 class LocalServerError(Exception):
     """Why the server cannot start, in one sentence for the person who started it."""
+
+
+def port_number(text: str) -> int:
+    """argparse type for a TCP port: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: use 0..65535 (0 picks any free port)"
+        )
+    return port
 
 
 def stripe_test_key() -> str | None:
@@ -113,6 +132,7 @@ class DevServer:
         # Lambda runs one request at a time per environment, and powertools' resolver keeps the
         # current event in a module-level object: concurrent calls would see each other's event.
         self._handler_lock = threading.Lock()
+        self._print_lock = threading.Lock()
 
     @property
     def port(self) -> int:
@@ -153,6 +173,7 @@ class DevServer:
                     self._fake = FakeStripe(stripe_port).start()
             self._saved_environ = dict(os.environ)
             self._configure_environment()
+            _check_settings(self._saved_environ.get("ALLOWED_ORIGINS", ""))
             self._seed()
             self._handler = _load_handler()
         except BaseException:
@@ -210,6 +231,9 @@ class DevServer:
         defaults = {
             **DEMO_SETTINGS,
             "DEFAULT_RETURN_URL": self.url,
+            # The terminal gets one line per request from this server (print_request), not the
+            # handler's JSON "request" line; warnings and errors still come as JSON.
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -250,10 +274,15 @@ class DevServer:
             customer = client.v1.customers.create(
                 {"email": self.email, "name": DEMO_NAME, "metadata": {"user_key": self.user}}
             )
-        except stripe.StripeError as exc:
+        except stripe.APIConnectionError as exc:
             raise LocalServerError(
-                f"Stripe refused to create the demo customer ({type(exc).__name__}: "
-                f"{exc.user_message or 'no message'})."
+                f"could not reach Stripe ({_network_error(exc)}) to create the demo customer; "
+                "check the connection, or unset STRIPE_API_KEY to use the local stand-in."
+            ) from None
+        except stripe.StripeError as exc:
+            message = " ".join((exc.user_message or "no message").split())
+            raise LocalServerError(
+                f"Stripe refused to create the demo customer ({type(exc).__name__}: {message})."
             ) from None
         if self._fake is not None:
             # A live subscription, so the subscription flows have something to act on.
@@ -283,15 +312,21 @@ class DevServer:
         request_id = event["requestContext"]["requestId"]
         try:
             with self._handler_lock:
-                result = self._handler(event, LambdaContext())
-                # With POWERTOOLS_METRICS_DISABLED, powertools skips the flush that also clears
-                # the request's metrics and dimensions; this long-lived process would pile them up.
-                _metrics().clear_metrics()
+                result = invoke_function(self._handler, event, LambdaContext())
         except Exception:
             # What API Gateway answers when the function itself crashes.
             logger.exception("The handler raised")
             return HttpResponse(500, [JSON], b'{"message":"Internal Server Error"}')
         return http_response(result, request_id)
+
+    def print_request(self, method: str, path: str, answer: HttpResponse, seconds: float) -> None:
+        """One line for the terminal: `POST /billing/portal 400 3 ms invalid-parameter`."""
+        line = f"{method} {path} {answer.status} {round(seconds * 1000)} ms"
+        problem = _problem_slug(answer)
+        if problem:
+            line += f" {problem}"
+        with self._print_lock:
+            print(line, flush=True)
 
     def page(self, host: str | None) -> bytes:
         """The demo page, its snippets pointed at the origin the browser is using."""
@@ -323,6 +358,8 @@ class DevServer:
 def _listening(flag: str, port: int) -> Iterator[None]:
     try:
         yield
+    except OverflowError:
+        raise LocalServerError(f"{flag} {port} is not a port: use 0..65535.") from None
     except OSError as exc:
         raise LocalServerError(
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
@@ -338,10 +375,73 @@ def _load_handler() -> Any:
     return build(os.environ)
 
 
-def _metrics() -> Any:
-    from billing_portal.observability import metrics
+def _check_settings(user_origins: str) -> None:
+    """The handler's own settings check, run now: a bad setting stops the server here rather
+    than turning every click into a 500."""
+    from billing_portal.settings import Settings, SettingsError
 
-    return metrics
+    try:
+        Settings.from_environ(os.environ)
+    except SettingsError as exc:
+        message = str(exc)
+        hint = _origins_hint(user_origins)
+        if hint:
+            message = re.sub(r"ALLOWED_ORIGINS: [^;]*", lambda _: hint, message, count=1)
+        raise LocalServerError(message) from None
+
+
+def _origins_hint(value: str) -> str | None:
+    """For the first of the user's ALLOWED_ORIGINS that is not an origin: what is wrong and
+    how to write it, e.g. "ALLOWED_ORIGINS: 'app.example.com' is not an origin; write it as
+    https://app.example.com"."""
+    from billing_portal.domain.urls import LOCAL_HOSTS, origin_of, parse_origin
+
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            parse_origin(item)
+        except ValueError as exc:
+            problem = str(exc).removeprefix(f"{item!r} ")
+        else:
+            continue
+        candidate = item if "://" in item else f"https://{item}"
+        parts = urlsplit(candidate)
+        if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+            candidate = "https" + candidate[4:]
+        try:
+            suggestion: str | None = parse_origin(origin_of(candidate))
+        except ValueError:
+            suggestion = None
+        said = f"ALLOWED_ORIGINS: {item!r}"
+        if suggestion is None:
+            return (
+                f"{said} is not an origin ({problem}); write each as scheme://host[:port], "
+                "e.g. https://app.example.com"
+            )
+        if "://" not in item:
+            return f"{said} is not an origin; write it as {suggestion}"
+        return f"{said} {problem}; write it as {suggestion}"
+    return None
+
+
+def _network_error(exc: stripe.APIConnectionError) -> str:
+    """The SDK's "(Network error: ...)" part of its message, on one line."""
+    message = exc.user_message or str(exc) or type(exc).__name__
+    found = re.search(r"\(Network error: (.*)\)\s*\Z", message, re.S)
+    return " ".join((found.group(1) if found else message).split())
+
+
+def _problem_slug(answer: HttpResponse) -> str | None:
+    """The problem type's last segment (`invalid-parameter`) of a problem+json answer."""
+    content_type = dict((k.lower(), v) for k, v in answer.headers).get("content-type", "")
+    if not content_type.startswith("application/problem+json"):
+        return None
+    try:
+        problem_type = json.loads(answer.body).get("type")
+    except (ValueError, AttributeError):
+        return None
+    return problem_type.rsplit("/", 1)[-1] if isinstance(problem_type, str) else None
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -357,6 +457,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "billing-portal-local"
 
     def do_GET(self) -> None:
+        started = time.perf_counter()
         path = urlsplit(self.path).path
         dev = self.server.dev
         if path == ROUTE:
@@ -377,8 +478,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
+        dev.print_request(self.command, path, answer, time.perf_counter() - started)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # do_GET prints its own line (DevServer.print_request)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -390,20 +495,30 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m local.server",
         description="Serve a demo page with a Billing button in front of the real handler.",
         epilog="Any setting the handler reads (PORTAL_CONFIGURATION_ID, ERROR_REDIRECT_URL, "
-        "POWERTOOLS_LOG_LEVEL...) can be set in the environment. STRIPE_API_KEY=sk_test_... "
-        "uses Stripe's test mode instead of the local stand-in; live keys are refused.",
+        "POWERTOOLS_LOG_LEVEL...) can be set in the environment; a bad one stops the server. "
+        "Each request prints one line; the handler's JSON logs show from POWERTOOLS_LOG_LEVEL "
+        "(WARNING unless set). STRIPE_API_KEY=sk_test_... uses Stripe's test mode instead of "
+        "the local stand-in; live keys are refused.",
     )
-    parser.add_argument("--port", type=int, default=3000, help="HTTP port (0: any free port)")
+    parser.add_argument(
+        "--port", type=port_number, default=3000, help="HTTP port (0: any free port)"
+    )
     parser.add_argument("--user", default=DEMO_USER, help="the signed-in user's key (sub claim)")
     parser.add_argument("--email", default=DEMO_EMAIL, help="the signed-in user's email claim")
     parser.add_argument(
         "--no-seed", action="store_true", help="leave the table empty: the user has no customer"
     )
     parser.add_argument(
-        "--dynamodb-port", type=int, default=0, help="moto's port (events/env.json uses 5000)"
+        "--dynamodb-port",
+        type=port_number,
+        default=0,
+        help="moto's port (events/env.json uses 5000)",
     )
     parser.add_argument(
-        "--stripe-port", type=int, default=0, help="the stand-in's port (events/env.json: 12111)"
+        "--stripe-port",
+        type=port_number,
+        default=0,
+        help="the stand-in's port (events/env.json: 12111)",
     )
     args = parser.parse_args(argv)
 

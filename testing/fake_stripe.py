@@ -17,7 +17,8 @@ against the fields that the pinned SDK's ``SessionCreateParams`` TypedDicts decl
 
 Endpoints: ``POST /v1/billing_portal/sessions``, ``POST /v1/customers``,
 ``GET /v1/customers/{id}``, ``GET /v1/subscriptions``, ``GET /v1/subscriptions/{id}``, and
-``GET /p/session/{token}`` (the HTML page a session's ``url`` points at). Anything else: 404.
+``GET /p/session/{token}`` (the HTML page a session's ``url`` points at: every parameter the
+session was created with, in a definition list). Anything else: 404.
 Every POST honours ``Idempotency-Key``: a successful answer is replayed for the same key and
 parameters; the same key with other parameters or another endpoint is a 400
 ``idempotency_error``. Requests are handled one at a time under a lock (only ``delay`` sleeps
@@ -858,17 +859,88 @@ class FakeStripe:
         if session is None:
             page = "<!doctype html><title>Not found</title><h1>No such portal session</h1>"
             return _Answer(404, page.encode(), "text/html; charset=utf-8")
-        flow = session["flow"]["type"] if session["flow"] else "(portal home page)"
-        page = (
-            f"<!doctype html><html><head><meta charset='utf-8'><title>{PORTAL_PAGE_TITLE}</title>"
-            f"</head><body><h1>{PORTAL_PAGE_TITLE}</h1>"
-            f"<p>Customer: <code>{html.escape(session['customer'] or '')}"
-            f"{html.escape(session['customer_account'] or '')}</code></p>"
-            f"<p>Flow: <code>{html.escape(flow)}</code></p>"
-            f"<p><a href='{html.escape(session['return_url'] or '#')}'>Return</a></p>"
-            "</body></html>"
+        return _Answer(200, portal_page(session).encode(), "text/html; charset=utf-8")
+
+
+PORTAL_PAGE_STYLE = """
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto;
+         padding: 0 1rem; }
+  header { border-bottom: 1px solid #ddd; margin-bottom: 1rem; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1.5rem; }
+  dt { color: #555; }
+  dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+  dd.unset { color: #999; font-family: inherit; font-style: italic; }
+  a.return { display: inline-block; margin-top: 1rem; }
+"""  # fmt: skip
+
+
+def portal_page(session: dict[str, Any]) -> str:
+    """The stand-in's portal page: everything the session was created with, one field a row
+    (a definition list), every value HTML-escaped."""
+    rows: list[tuple[str, Any]] = []
+    if session["customer_account"]:
+        rows.append(("Customer account", session["customer_account"]))
+    else:
+        rows.append(("Customer", session["customer"]))
+    flow = session["flow"]
+    if flow is None:
+        rows.append(("Flow", "(portal home page)"))
+    else:
+        flow_type = flow["type"]
+        rows.append(("Flow", flow_type))
+        data = flow.get(flow_type) or {}
+        if "subscription" in data:
+            rows.append(("Subscription", data["subscription"]))
+        for item in data.get("items") or []:
+            rows += [
+                ("Subscription item", item["id"]),
+                ("Price", item["price"]),
+                ("Quantity", item["quantity"]),
+            ]
+        for discount in data.get("discounts") or []:
+            rows += [("Coupon", discount["coupon"]), ("Promotion code", discount["promotion_code"])]
+        retention = data.get("retention")
+        if retention:
+            rows.append(("Retention coupon", retention["coupon_offer"]["coupon"]))
+        completion = flow["after_completion"]
+        rows.append(("After completion", completion["type"]))
+        if completion["redirect"]:
+            rows.append(("Redirect URL", completion["redirect"]["return_url"]))
+        if completion["hosted_confirmation"]:
+            message = completion["hosted_confirmation"]["custom_message"]
+            rows.append(("Confirmation message", message))
+    rows += [
+        ("Return URL", session["return_url"]),
+        ("Locale", session["locale"]),
+        ("Configuration", session["configuration"]),
+        ("On behalf of", session["on_behalf_of"]),
+    ]
+    expiration = session["after_expiration"]
+    if expiration:
+        login = expiration["customer_login"] or {}
+        rows.append(("After expiration", expiration["type"]))
+        if login.get("expires_at") is not None:
+            rows.append(("Login link expires at", login["expires_at"]))
+    fields = "\n".join(
+        f"  <dt>{html.escape(name)}</dt>"
+        + (
+            "<dd class='unset'>not set</dd>"
+            if value is None
+            else f"<dd>{html.escape(str(value))}</dd>"
         )
-        return _Answer(200, page.encode(), "text/html; charset=utf-8")
+        for name, value in rows
+    )
+    back = session["return_url"]
+    link = f"<a class='return' href='{html.escape(back)}'>Return</a>\n" if back else ""
+    return (
+        "<!doctype html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{PORTAL_PAGE_TITLE}</title>\n<link rel='icon' href='data:,'>\n"
+        f"<style>{PORTAL_PAGE_STYLE}</style>\n</head>\n<body>\n"
+        f"<header><h1>{PORTAL_PAGE_TITLE}</h1>\n"
+        f"<p>Portal session <code>{html.escape(session['id'])}</code>, as it was created: "
+        "Stripe's real portal would show this customer's billing here.</p></header>\n"
+        f"<dl>\n{fields}\n</dl>\n{link}</body>\n</html>\n"
+    )
 
 
 def _status_matches(status: str, wanted: str | None) -> bool:

@@ -15,7 +15,7 @@ from local.server import DevServer
 from testing.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
 
 try:
-    from playwright.sync_api import Browser, Page, sync_playwright
+    from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 except ImportError:
     pytest.skip(
         "browser tests need Playwright: `python3 -m uv sync` installs it (a dev dependency)",
@@ -51,11 +51,16 @@ def server() -> Iterator[DevServer]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -136,3 +141,51 @@ def test_each_flow_button_lands_on_the_portal_in_that_flow(
     page.wait_for_url(f"{stand_in(server).url}/p/session/*")
     assert page.title() == PORTAL_PAGE_TITLE
     assert flow in page.locator("body").inner_text()
+
+
+def shown_fields(page: Page) -> dict[str, str]:
+    """The portal page's fields as the reader sees them: each <dt> with the <dd> after it."""
+    pairs: list[list[str]] = page.locator("dl dt").evaluate_all(
+        "dts => dts.map(dt => [dt.innerText, dt.nextElementSibling.innerText])"
+    )
+    return dict(pairs)
+
+
+def test_portal_page_shows_the_flow_the_button_asked_for(server: DevServer, page: Page) -> None:
+    page.goto(server.url)
+
+    page.get_by_role("button", name="Switch to price_pro", exact=True).click()
+
+    page.wait_for_url(f"{stand_in(server).url}/p/session/*")
+    (subscription,) = stand_in(server).subscriptions  # the demo user's one subscription
+    shown = shown_fields(page)
+    assert shown["Customer"] == server.customer_id
+    assert shown["Flow"] == "subscription_update_confirm"
+    assert shown["Subscription"] == subscription
+    assert shown["Price"] == "price_pro"
+    assert shown["Return URL"] == server.url
+    assert shown["Configuration"].startswith("bpc_")
+
+
+def test_pages_load_without_console_errors(server: DevServer, playwright: Playwright) -> None:
+    """No red in the console: not even a 404 for /favicon.ico, on the demo page or the portal."""
+    # A browser of its own: Chromium asks for a site's favicon once per browser, and remembers
+    # the 404 across contexts.
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"{m.location['url']}: {m.text}") if m.type == "error" else None
+            ),
+        )
+
+        page.goto(server.url, wait_until="networkidle")
+        page.get_by_role("button", name="Billing", exact=True).click()
+        page.wait_for_url(f"{stand_in(server).url}/p/session/*", wait_until="networkidle")
+    finally:
+        browser.close()
+
+    assert problems == []

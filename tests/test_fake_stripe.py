@@ -9,6 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 
 import pytest
 import stripe
@@ -387,3 +388,101 @@ def test_customer_profiles_stripe_refuses_are_400s_naming_the_field(
 
     assert refused.value.param == param
     assert fake.customers == {}
+
+
+class _Fields(HTMLParser):
+    """The portal page's <dt>/<dd> pairs, as a reader sees them (entities decoded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs: list[tuple[str, str]] = []
+        self._tag: str | None = None
+        self._name = ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("dt", "dd"):
+            self._tag = tag
+            if tag == "dt":
+                self._name = ""
+            else:
+                self.pairs.append((self._name, ""))
+
+    def handle_endtag(self, tag):
+        self._tag = None
+
+    def handle_data(self, data):
+        if self._tag == "dt":
+            self._name += data
+        elif self._tag == "dd":
+            name, value = self.pairs[-1]
+            self.pairs[-1] = (name, value + data)
+
+
+def portal_fields(url: str) -> tuple[str, list[tuple[str, str]]]:
+    with urllib.request.urlopen(url) as page:  # noqa: S310 (a local http URL)
+        text = page.read().decode()
+    parser = _Fields()
+    parser.feed(text)
+    return text, parser.pairs
+
+
+def test_portal_page_shows_every_session_parameter_escaped(fake):
+    cus = fake.add_customer(email="ada@example.com")
+    sub = fake.add_subscription(customer=cus, items=(("price_basic", 1),))
+    item = fake.subscriptions[sub]["items"]["data"][0]["id"]
+    hostile = "https://app.example/account?next=<script>alert('x')</script>&a=\"b\""
+
+    session = client_for(fake).v1.billing_portal.sessions.create(
+        {
+            "customer": cus,
+            "return_url": hostile,
+            "locale": "fr",
+            "configuration": "bpc_123",
+            "on_behalf_of": "acct_<b>1</b>",
+            "flow_data": {
+                "type": "subscription_update_confirm",
+                "subscription_update_confirm": {
+                    "subscription": sub,
+                    "items": [{"id": item, "price": "price_pro", "quantity": 3}],
+                },
+                "after_completion": {
+                    "type": "redirect",
+                    "redirect": {"return_url": "https://app.example/done?x=<i>"},
+                },
+            },
+        }
+    )
+    text, fields = portal_fields(session.url)
+
+    assert fields == [
+        ("Customer", cus),
+        ("Flow", "subscription_update_confirm"),
+        ("Subscription", sub),
+        ("Subscription item", item),
+        ("Price", "price_pro"),
+        ("Quantity", "3"),
+        ("After completion", "redirect"),
+        ("Redirect URL", "https://app.example/done?x=<i>"),
+        ("Return URL", hostile),
+        ("Locale", "fr"),
+        ("Configuration", "bpc_123"),
+        ("On behalf of", "acct_<b>1</b>"),
+    ]
+    assert "<script>" not in text and "<b>" not in text and "<i>" not in text
+    assert f"<h1>{PORTAL_PAGE_TITLE}</h1>" in text
+
+
+def test_portal_page_of_a_home_session_says_what_is_not_set(fake):
+    cus = fake.add_customer()
+
+    session = client_for(fake).v1.billing_portal.sessions.create({"customer": cus})
+    _, fields = portal_fields(session.url)
+
+    assert dict(fields) == {
+        "Customer": cus,
+        "Flow": "(portal home page)",
+        "Return URL": "not set",
+        "Locale": "not set",
+        "Configuration": fake.default_configuration,
+        "On behalf of": "not set",
+    }

@@ -234,3 +234,163 @@ def _wait_for_url(proc: subprocess.Popen[str]) -> str:
             if not line:
                 break
     raise AssertionError(f"the server did not start: {proc.stderr.read() if proc.stderr else ''}")
+
+
+# --- Refusing to start on a bad setting or port -------------------------------------------
+
+
+def _refused(*args: str, **env: str) -> tuple[int, str, str]:
+    """Run the server command line, expecting it to exit at once: (exit code, stdout, stderr)."""
+    proc = subprocess.Popen(  # noqa: S603 (this interpreter, the test's own arguments)
+        [sys.executable, "-m", "local.server", *args],
+        cwd=ROOT,
+        env=_environment(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the server started instead of refusing to:\n{out}")
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize(
+    ("origins", "told"),
+    [
+        (
+            "app.example.com",
+            "'app.example.com' is not an origin; write it as https://app.example.com",
+        ),
+        ("http://app.example.com", "write it as https://app.example.com"),
+        ("https://app.example.com/settings", "write it as https://app.example.com"),
+    ],
+)
+def test_a_bad_allowed_origin_is_refused_before_the_server_starts(
+    monkeypatch: pytest.MonkeyPatch, origins: str, told: str
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.setenv("ALLOWED_ORIGINS", origins)
+    before = dict(os.environ)
+
+    with pytest.raises(LocalServerError) as refused:
+        DevServer(port=0).start()
+
+    assert str(refused.value).startswith("ALLOWED_ORIGINS: ")
+    assert told in str(refused.value)
+    assert dict(os.environ) == before
+
+
+def test_any_bad_setting_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.setenv("PORTAL_CONFIGURATION_ID", "cus_123")
+
+    with pytest.raises(LocalServerError, match=r"^PORTAL_CONFIGURATION_ID: "):
+        DevServer(port=0).start()
+
+
+def test_a_bad_setting_stops_the_command_with_one_plain_line() -> None:
+    code, out, err = _refused("--port", "0", ALLOWED_ORIGINS="app.example.com")
+
+    assert code != 0
+    assert out == ""  # no "open http://..." banner, and no JSON log line
+    assert err.splitlines() == [
+        "local.server: ALLOWED_ORIGINS: 'app.example.com' is not an origin; "
+        "write it as https://app.example.com"
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--port", "--dynamodb-port", "--stripe-port"])
+@pytest.mark.parametrize("value", ["70000", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(flag: str, value: str) -> None:
+    code, out, err = _refused(flag, value)
+
+    assert code == 2  # argparse's usage error
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("usage: python -m local.server")
+    assert lines[-1].startswith(f"python -m local.server: error: argument {flag}: ")
+    assert "0..65535" in lines[-1]
+    assert "Traceback" not in err
+
+
+# --- Stripe test mode: reaching Stripe or not ---------------------------------------------
+
+
+def test_stripe_out_of_reach_is_not_called_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a test key and no way to reach Stripe (here: a loopback port nobody listens on),
+    creating the demo customer fails as a connection problem."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        monkeypatch.setenv("STRIPE_API_KEY", "sk_test_unreachable")
+        monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{closed.getsockname()[1]}")
+
+        with pytest.raises(LocalServerError) as refused:
+            DevServer(port=0).start()
+
+    message = str(refused.value)
+    assert message.startswith("could not reach Stripe (")
+    assert "Connection refused" in message
+    assert "refused to create" not in message
+    assert "\n" not in message
+
+
+def test_stripe_refusing_the_demo_customer_is_still_a_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeStripe() as stripe_test_mode:  # it knows sk_test_fake, not this key
+        monkeypatch.setenv("STRIPE_API_KEY", "sk_test_unknown")
+        monkeypatch.setenv("STRIPE_API_BASE", stripe_test_mode.url)
+
+        with pytest.raises(LocalServerError) as refused:
+            DevServer(port=0).start()
+
+    assert str(refused.value).startswith(
+        "Stripe refused to create the demo customer (AuthenticationError: "
+    )
+
+
+# --- What the terminal shows per request --------------------------------------------------
+
+REQUEST_LINE = re.compile(
+    r"(?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) \d+ ms(?: (?P<problem>\S+))?"
+)
+
+
+def test_the_terminal_shows_one_short_line_per_request() -> None:
+    """Locally, a request is one human line (method, path, status, time, problem type), not
+    powertools' JSON; the JSON stays for WARNING and ERROR lines."""
+    key = "sk_test_terminal"
+    with FakeStripe() as stripe_test_mode:
+        stripe_test_mode.api_keys.add(key)
+        proc = _start(_environment(STRIPE_API_KEY=key, STRIPE_API_BASE=stripe_test_mode.url))
+        try:
+            url = _wait_for_url(proc)
+            assert request(url)[0] == 200
+            assert request(f"{url}billing/portal", b"return_url=" + url.encode())[0] == 303
+            hostile = f"{url}billing/portal?return_url=https://evil.example/"
+            assert request(hostile)[0] == 400
+            # Stripe rejects the key: a 500, which the operator must see explained.
+            stripe_test_mode.fail_next(401, path_prefix="/v1/billing_portal")
+            assert request(f"{url}billing/portal", b"return_url=" + url.encode())[0] == 500
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+    requests = [m.groupdict() for m in map(REQUEST_LINE.fullmatch, out.splitlines()) if m]
+    assert [(r["method"], r["path"], r["status"], r["problem"]) for r in requests] == [
+        ("GET", "/", "200", None),
+        ("POST", "/billing/portal", "303", None),
+        ("GET", "/billing/portal", "400", "invalid-parameter"),
+        ("POST", "/billing/portal", "500", "server-misconfigured"),
+    ]
+    logged = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert {entry["level"] for entry in logged} == {"WARNING", "ERROR"}
+    assert "Stripe rejected our API key" in [entry["message"] for entry in logged]
+    assert '"POST /billing/portal' not in err  # http.server's own access lines are gone
