@@ -73,6 +73,10 @@ DROPPED_VARIABLES = (
 )
 
 
+# With --org: the team's settings (each can still be overridden from the environment).
+TEAM_SETTINGS = {"USER_ID_CLAIM": "org_id", "BILLING_ROLE_CLAIM": "role", "BILLING_ROLES": "admin"}
+
+
 class LocalServerError(Exception):
     """Why the server cannot start, in one sentence for the person who started it."""
 
@@ -114,11 +118,15 @@ class DevServer:
         *,
         user: str = DEMO_USER,
         email: str = DEMO_EMAIL,
+        org: str | None = None,
+        role: str | None = None,
         seed: bool = True,
         dynamodb_port: int = 0,
         stripe_port: int = 0,
     ) -> None:
         self.user, self.email, self.seed = user, email, seed
+        # Team billing: the organisation is the billing account, and only admins may open it.
+        self.org, self.role = org, role
         self.customer_id: str | None = None
         self._ports = (port, dynamodb_port, stripe_port)
         self._stripe_key: str | None = None
@@ -248,6 +256,8 @@ class DevServer:
         }
         if self._fake is not None:
             owned |= {"STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": self._fake.url}
+        if self.org is not None:
+            defaults |= TEAM_SETTINGS
         for name in DROPPED_VARIABLES:
             os.environ.pop(name, None)
         for name, value in defaults.items():
@@ -261,7 +271,7 @@ class DevServer:
         if not self.seed:
             return
         self.customer_id = self._create_customer()
-        put_customer(dynamodb, self.user, self.customer_id)
+        put_customer(dynamodb, self.account, self.customer_id)
 
     def _create_customer(self) -> str:
         """The demo customer, made through the SDK at whichever Stripe the handler will use."""
@@ -272,7 +282,7 @@ class DevServer:
         )
         try:
             customer = client.v1.customers.create(
-                {"email": self.email, "name": DEMO_NAME, "metadata": {"user_key": self.user}}
+                {"email": self.email, "name": DEMO_NAME, "metadata": {"user_key": self.account}}
             )
         except stripe.APIConnectionError as exc:
             raise LocalServerError(
@@ -289,12 +299,19 @@ class DevServer:
             self._fake.add_subscription(customer=customer.id, items=((DEMO_PRICE, 1),))
         return customer.id
 
+    @property
+    def account(self) -> str:
+        """The billing account's key: the organisation's, or the user's own."""
+        return self.org if self.org is not None else self.user
+
     # requests
 
     def claims(self) -> dict[str, str]:
         """What API Gateway's JWT authorizer passes on for the signed-in demo user (as strings)."""
         now = int(time.time())
+        team = {"org_id": self.org, "role": self.role or ""} if self.org is not None else {}
         return {
+            **team,
             "sub": self.user,
             "email": self.email,
             "name": DEMO_NAME,
@@ -341,11 +358,12 @@ class DevServer:
             stripe_line = f"local stand-in at {self._fake.url} (testing/fake_stripe.py)"
         else:
             stripe_line = "Stripe test mode (STRIPE_API_KEY)"
-        customer = f"{self.user} -> {self.customer_id}" if self.customer_id else "not seeded"
+        customer = f"{self.account} -> {self.customer_id}" if self.customer_id else "not seeded"
+        team = f", {self.role or 'no role'} of {self.org}" if self.org is not None else ""
         return "\n".join(
             [
                 f"billing-portal local server: open {self.url}",
-                f"  signed in as  {self.user} ({self.email})",
+                f"  signed in as  {self.user} ({self.email}){team}",
                 f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
                 f"  DynamoDB      moto at {self._moto_url}, table {DEMO_TABLE} ({customer})",
                 f"  Stripe        {stripe_line}",
@@ -506,6 +524,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", default=DEMO_USER, help="the signed-in user's key (sub claim)")
     parser.add_argument("--email", default=DEMO_EMAIL, help="the signed-in user's email claim")
     parser.add_argument(
+        "--org",
+        help="sign in as a member of this organisation, which is the billing account "
+        "(USER_ID_CLAIM=org_id; only --role admin may open it)",
+    )
+    parser.add_argument("--role", help="the member's role claim, with --org (admin, member...)")
+    parser.add_argument(
         "--no-seed", action="store_true", help="leave the table empty: the user has no customer"
     )
     parser.add_argument(
@@ -521,6 +545,8 @@ def main(argv: list[str] | None = None) -> None:
         help="the stand-in's port (events/env.json: 12111)",
     )
     args = parser.parse_args(argv)
+    if args.role is not None and args.org is None:
+        parser.error("--role needs --org")
 
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -528,6 +554,8 @@ def main(argv: list[str] | None = None) -> None:
         args.port,
         user=args.user,
         email=args.email,
+        org=args.org,
+        role=args.role,
         seed=not args.no_seed,
         dynamodb_port=args.dynamodb_port,
         stripe_port=args.stripe_port,

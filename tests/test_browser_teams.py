@@ -1,0 +1,41 @@
+"""Team billing in a real browser: the local server signed in as a member of an organisation
+(--org, --role). A member clicking Billing sees the 403 forbidden-role problem; an admin lands on
+the organisation's portal. Its own module: each server here starts and stops its own moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Page
+
+from local.server import DevServer
+from testing.fake_stripe import PORTAL_PAGE_TITLE
+from tests.test_browser import browser, page, playwright  # noqa: F401 - its fixtures and skips
+
+
+def click_billing(org: str, role: str, tab: Page) -> tuple[DevServer, str]:
+    """Sign in as a `role` of `org`, click Billing; the server and where the browser ended."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("STRIPE_API_KEY", raising=False)
+        with DevServer(port=0, user=f"{role}-1", org=org, role=role) as server:
+            tab.goto(server.url)
+            tab.get_by_role("button", name="Billing", exact=True).click()
+            tab.wait_for_load_state()
+            return server, tab.content()
+
+
+def test_a_member_sees_the_forbidden_role_problem(page: Page) -> None:  # noqa: F811
+    server, _ = click_billing("acme", "member", page)
+
+    body = json.loads(page.locator("body").inner_text())
+    assert body["status"] == 403
+    assert body["type"].endswith("/forbidden-role")
+    assert server.customer_id is not None  # the organisation has a customer; he may not open it
+
+
+def test_an_admin_lands_on_the_organisations_portal(page: Page) -> None:  # noqa: F811
+    server, content = click_billing("acme", "admin", page)
+
+    assert page.title() == PORTAL_PAGE_TITLE
+    assert server.customer_id is not None and server.customer_id in content
