@@ -1,0 +1,813 @@
+"""What template.yaml deploys, checked offline: the SAM transform (samtranslator, in-process)
+expands it with a deploy's parameters, and a small evaluator plays CloudFormation's part
+(conditions, !If, !Sub, !Ref), so each test reads the resources a real stack would get.
+
+Also: the one version (pyproject.toml = the Serverless Application Repository metadata), the build
+(handler/Makefile) targeting the template's runtime and architecture, the samconfig.toml
+environments, every parameter the docs name, and the requests a browser sends to the custom
+domain in cookie mode, through the real handler.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from urllib.parse import urlencode
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from billing_portal.web import cors
+from testing.events import event
+from testing.harness import ROOT, TEMPLATE, LambdaContext
+from testing.jwks_server import ISSUER, Issuer
+from tests.conftest import Handler, build_handler, problem
+
+STACK = "billing-portal-prod"
+ACCOUNT = "123456789012"
+REQUIRED = {
+    "JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123",
+    "JwtAudience": "app-client",
+    "AllowedOrigins": "https://app.example.com",
+    "DefaultReturnUrl": "https://app.example.com/settings",
+}
+CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
+DOMAIN = {
+    "ApiDomainName": "billing.example.com",
+    "ApiCertificateArn": CERTIFICATE,
+    "ApiHostedZoneId": "Z0123456789ABCDEFGHIJ",
+}
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:billing-portal/prod/stripe-Ab12Cd"
+KMS_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+# --- CloudFormation, played offline ---------------------------------------------------------
+
+NO_VALUE = object()
+PSEUDO = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": STACK,
+    "AWS::StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/5b2c1e0a-0000",
+    "AWS::NoValue": NO_VALUE,
+}
+
+
+class _NoManagedPolicies:
+    """The template names no managed policies, so the transform never needs IAM's list."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@cache
+def _sam() -> dict[str, Any]:
+    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    # `sam package` puts the built code in S3; the transform wants such a URI.
+    template["Resources"]["BillingPortalFunction"]["Properties"]["CodeUri"] = "s3://bucket/key.zip"
+    return template
+
+
+@cache
+def _expanded(params: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1"}):
+        return transform(copy.deepcopy(_sam()), dict(params), _NoManagedPolicies())
+
+
+class Stack:
+    """The expanded template as CloudFormation would create it with these parameter values:
+    conditions decided, resources whose condition is false left out, intrinsics resolved.
+    Another resource's Ref reads "<Name>", its GetAtt "<Name.Attribute>"."""
+
+    def __init__(self, **overrides: str) -> None:
+        self.template = _expanded(tuple(sorted({**REQUIRED, **overrides}.items())))
+        declared = self.template["Parameters"]
+        self.params: dict[str, Any] = {
+            name: overrides.get(name, REQUIRED.get(name, spec.get("Default")))
+            for name, spec in declared.items()
+        }
+        for name, spec in declared.items():
+            if spec["Type"] == "CommaDelimitedList":
+                self.params[name] = str(self.params[name]).split(",")
+        self._conditions: dict[str, bool] = {}
+        self.resources = {
+            name: self.resolve(spec)
+            for name, spec in self.template["Resources"].items()
+            if "Condition" not in spec or self.condition(spec["Condition"])
+        }
+        self.outputs = {
+            name: self.resolve(spec["Value"])
+            for name, spec in self.template.get("Outputs", {}).items()
+            if "Condition" not in spec or self.condition(spec["Condition"])
+        }
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self.resolve(self.template["Conditions"][name]))
+        return self._conditions[name]
+
+    def ref(self, name: str) -> Any:
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.params:
+            return self.params[name]
+        return f"<{name}>"
+
+    def sub(self, text: str, names: dict[str, Any]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in names:
+                return str(names[name])
+            if "." in name and name.split(".")[0] not in self.params:
+                return f"<{name}>"
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def resolve(self, value: Any) -> Any:  # one branch per intrinsic function
+        if isinstance(value, list):
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            [(key, arg)] = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::If":
+                name, then, otherwise = arg
+                return self.resolve(then if self.condition(name) else otherwise)
+            if key == "Fn::Equals":
+                left, right = (self.resolve(item) for item in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(item) for item in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(item) for item in arg)
+            if key == "Fn::Sub":
+                text, names = (arg, {}) if isinstance(arg, str) else arg
+                return self.sub(text, {k: self.resolve(v) for k, v in names.items()})
+            if key == "Fn::Join":
+                separator, items = arg
+                return separator.join(str(item) for item in self.resolve(items))
+            if key == "Fn::Split":
+                separator, text = arg
+                return str(self.resolve(text)).split(separator)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(index)]
+            if key == "Fn::GetAtt":
+                name, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return f"<{name}.{attribute}>"
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+
+    def rule_failures(self) -> list[str]:
+        """The Rules whose condition holds and whose assertions do not, as CloudFormation would
+        refuse the deploy."""
+        failures = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"]):
+                continue
+            if not all(self.resolve(item["Assert"]) for item in rule["Assertions"]):
+                failures.append(name)
+        return failures
+
+    # What the tests read.
+
+    def statements(self) -> list[dict[str, Any]]:
+        role = self.resources["BillingPortalFunctionRole"]["Properties"]
+        return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+    def statement(self, sid: str) -> dict[str, Any]:
+        [found] = [s for s in self.statements() if s.get("Sid") == sid]
+        return found
+
+    def environment(self) -> dict[str, str]:
+        function = self.resources["BillingPortalFunction"]["Properties"]
+        variables: dict[str, str] = function["Environment"]["Variables"]
+        return variables
+
+
+# --- One version ------------------------------------------------------------------------------
+
+
+def _project_version() -> str:
+    version: str = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    return version
+
+
+def test_the_template_publishes_the_projects_one_version() -> None:
+    application = _sam()["Metadata"]["AWS::ServerlessRepo::Application"]
+
+    assert application["SemanticVersion"] == _project_version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", _project_version())
+
+
+def test_the_changelog_and_licence_ship_with_that_version() -> None:
+    application = _sam()["Metadata"]["AWS::ServerlessRepo::Application"]
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+
+    assert re.search(rf"^## \[?{re.escape(_project_version())}\]?", changelog, re.MULTILINE)
+    assert application["SpdxLicenseId"] == "MIT"
+    assert (ROOT / application["LicenseUrl"]).read_text().startswith("MIT License")
+    assert (ROOT / application["ReadmeUrl"]).exists()
+
+
+# --- The build targets the runtime ------------------------------------------------------------
+
+WHEEL_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+
+def _make_variables() -> dict[str, str]:
+    text = (ROOT / "handler" / "Makefile").read_text()
+    return dict(re.findall(r"^([A-Za-z_0-9]+)\s*[:?]?=\s*(.*?)\s*$", text, re.MULTILINE))
+
+
+def test_the_build_makes_wheels_and_bytecode_for_the_templates_runtime_and_architecture() -> None:
+    function = _sam()["Resources"]["BillingPortalFunction"]["Properties"]
+    make = _make_variables()
+    [architecture] = function["Architectures"]
+
+    assert function["Runtime"] == f"python{make['PYTHON_VERSION']}"
+    assert make["ARCH"] == architecture
+    assert make[f"PLATFORM_{architecture}"] == WHEEL_PLATFORM[architecture]
+    assert make["PLATFORM"] == "$(PLATFORM_$(ARCH))"
+
+
+def test_the_makefile_names_the_python_version_in_one_place() -> None:
+    # Changing PYTHON_VERSION must be enough: no other line may spell the version out.
+    version = _make_variables()["PYTHON_VERSION"]
+    lines = (ROOT / "handler" / "Makefile").read_text().splitlines()
+    code = [line for line in lines if not line.lstrip().startswith("#")]
+
+    assert [line for line in code if version in line] == [f"PYTHON_VERSION := {version}"]
+
+
+# --- Environments -----------------------------------------------------------------------------
+
+
+def _samconfig() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "samconfig.toml").read_text())
+
+
+def _overrides(environment: dict[str, Any]) -> dict[str, str]:
+    items = environment["global"]["parameters"]["parameter_overrides"]
+    return dict(item.split("=", 1) for item in items)
+
+
+def test_each_environment_has_its_own_profile_region_and_stripe_key() -> None:
+    config = _samconfig()
+    dev, prod = config["default"], config["prod"]
+
+    for environment in (dev, prod):
+        assert environment["global"]["parameters"]["region"]
+        # Set where AWS is called, never in `global`, so that `sam validate` (CI) needs none.
+        assert "profile" not in environment["global"]["parameters"]
+        assert environment["deploy"]["parameters"]["profile"]
+        assert environment["logs"]["parameters"]["profile"]
+        assert environment["delete"]["parameters"]["profile"]
+    assert dev["deploy"]["parameters"]["profile"] != prod["deploy"]["parameters"]["profile"]
+    assert dev["global"]["parameters"]["stack_name"] != prod["global"]["parameters"]["stack_name"]
+
+
+def test_dev_never_reads_the_live_key_by_default() -> None:
+    config = _samconfig()
+    dev, prod = _overrides(config["default"]), _overrides(config["prod"])
+    default = _sam()["Parameters"]["StripeApiKeyParam"]["Default"]
+
+    assert dev["StripeApiKeyParam"] != prod["StripeApiKeyParam"]
+    assert default not in (dev["StripeApiKeyParam"], prod["StripeApiKeyParam"])
+    assert "prod" not in dev["StripeApiKeyParam"]
+    assert "StripeApiKeySecret" not in dev
+    # The dev stack's policy then names the dev parameter only.
+    resource = Stack(**dev).statement("ReadStripeApiKey")["Resource"]
+    assert resource.endswith(f":parameter{dev['StripeApiKeyParam']}")
+
+
+def test_every_environment_expands_without_a_rule_failing() -> None:
+    for environment in _samconfig().values():
+        if isinstance(environment, dict):
+            assert Stack(**_overrides(environment)).rule_failures() == []
+
+
+# --- The Stripe key: SSM or Secrets Manager, exactly one of them ------------------------------
+
+
+def test_by_default_the_function_may_read_exactly_its_one_ssm_parameter() -> None:
+    stack = Stack()
+
+    assert stack.statement("ReadStripeApiKey") == {
+        "Sid": "ReadStripeApiKey",
+        "Effect": "Allow",
+        "Action": "ssm:GetParameter",
+        "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/billing-portal/stripe-api-key",
+    }
+    assert stack.environment()["STRIPE_API_KEY_PARAM"] == "/billing-portal/stripe-api-key"
+    assert not [s for s in stack.statements() if "secretsmanager" in json.dumps(s)]
+
+
+def test_a_secret_name_grants_that_secret_only_and_tells_the_function_to_read_it() -> None:
+    stack = Stack(StripeApiKeySecret="billing-portal/prod/stripe")
+
+    assert stack.statement("ReadStripeApiKeySecret") == {
+        "Sid": "ReadStripeApiKeySecret",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        # Secrets Manager appends "-" and 6 characters to the name; each "?" is one character.
+        "Resource": (
+            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:billing-portal/prod/stripe-??????"
+        ),
+    }
+    assert (
+        stack.environment()["STRIPE_API_KEY_PARAM"] == "secretsmanager:billing-portal/prod/stripe"
+    )
+    assert not [s for s in stack.statements() if "ssm:" in json.dumps(s)]
+
+
+def test_a_secret_arn_is_granted_as_it_is() -> None:
+    stack = Stack(StripeApiKeySecret=SECRET_ARN)
+
+    assert stack.statement("ReadStripeApiKeySecret")["Resource"] == SECRET_ARN
+    assert stack.environment()["STRIPE_API_KEY_PARAM"] == f"secretsmanager:{SECRET_ARN}"
+
+
+def test_the_key_read_from_the_templates_setting_is_the_secret(monkeypatch: Any) -> None:
+    # The value the template hands the function makes the function read that very secret.
+    import boto3
+    from moto import mock_aws
+
+    from billing_portal.adapters.stripe_key import StripeKey
+
+    setting = Stack(StripeApiKeySecret="billing-portal/prod/stripe").environment()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        session.client("secretsmanager").create_secret(
+            Name="billing-portal/prod/stripe", SecretString="sk_test_from_secrets_manager"
+        )
+
+        key = StripeKey(None, setting["STRIPE_API_KEY_PARAM"], session)()
+
+    assert key == "sk_test_from_secrets_manager"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "service"),
+    [({}, "ssm"), ({"StripeApiKeySecret": "billing-portal/prod/stripe"}, "secretsmanager")],
+)
+def test_a_customer_managed_key_may_decrypt_only_through_the_keys_store(
+    overrides: dict[str, str], service: str
+) -> None:
+    stack = Stack(StripeApiKeyKmsKeyArn=KMS_KEY, **overrides)
+
+    assert stack.statement("DecryptStripeApiKey") == {
+        "Sid": "DecryptStripeApiKey",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KMS_KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": f"{service}.us-east-1.amazonaws.com"}},
+    }
+    assert not [s for s in Stack(**overrides).statements() if s.get("Sid") == "DecryptStripeApiKey"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"StripeApiKeySecret": SECRET_ARN, "StripeApiKeyKmsKeyArn": KMS_KEY},
+        {"ExistingCustomersTable": "t1"},
+    ],
+)
+def test_no_statement_grants_a_wildcard_resource_or_action(overrides: dict[str, str]) -> None:
+    for statement in Stack(CreateMissingCustomers="true", **overrides).statements():
+        assert "*" not in str(statement["Action"])
+        assert statement["Resource"] != "*"
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("billing-portal/prod/stripe", True),
+        (SECRET_ARN, True),
+        # A partial ARN (no 6-character suffix) would never match the policy's Resource.
+        (f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:billing-portal/prod/stripe", False),
+        ("stripe key", False),
+    ],
+)
+def test_the_secret_parameter_takes_a_name_or_a_full_arn(value: str, accepted: bool) -> None:
+    pattern = _sam()["Parameters"]["StripeApiKeySecret"]["AllowedPattern"]
+
+    assert bool(re.fullmatch(pattern, value)) is accepted
+
+
+# --- Custom domain ----------------------------------------------------------------------------
+
+
+def test_a_custom_domain_gets_the_domain_its_mapping_and_its_record() -> None:
+    stack = Stack(**DOMAIN)
+    resources = stack.resources
+
+    assert resources["ApiDomain"]["Properties"] == {
+        "DomainName": "billing.example.com",
+        "DomainNameConfigurations": [
+            {"CertificateArn": CERTIFICATE, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}
+        ],
+    }
+    # At the domain's root: the function routes on /billing/portal, with no base path before it.
+    assert resources["ApiDomainMapping"]["Properties"] == {
+        "DomainName": "<ApiDomain>",
+        "ApiId": "<BillingApi>",
+        "Stage": "<BillingApiApiGatewayDefaultStage>",
+    }
+    assert resources["BillingApiApiGatewayDefaultStage"]["Properties"]["StageName"] == "$default"
+    assert resources["ApiDomainRecord"]["Properties"] == {
+        "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+        "Name": "billing.example.com",
+        "Type": "A",
+        "AliasTarget": {
+            "DNSName": "<ApiDomain.RegionalDomainName>",
+            "HostedZoneId": "<ApiDomain.RegionalHostedZoneId>",
+            "EvaluateTargetHealth": False,
+        },
+    }
+    assert stack.outputs["BillingPortalUrl"] == "https://billing.example.com/billing/portal"
+    assert stack.rule_failures() == []
+
+
+def test_without_a_hosted_zone_the_output_says_where_to_point_the_dns() -> None:
+    stack = Stack(ApiDomainName="billing.example.com", ApiCertificateArn=CERTIFICATE)
+
+    assert {"ApiDomain", "ApiDomainMapping"} <= set(stack.resources)
+    assert "ApiDomainRecord" not in stack.resources
+    assert stack.outputs["ApiDomainTarget"] == "<ApiDomain.RegionalDomainName>"
+
+
+def test_without_a_domain_there_is_only_the_execute_api_url() -> None:
+    stack = Stack()
+
+    assert not {"ApiDomain", "ApiDomainMapping", "ApiDomainRecord"} & set(stack.resources)
+    assert "ApiDomainTarget" not in stack.outputs
+    assert stack.outputs["BillingPortalUrl"] == (
+        "https://<BillingApi>.execute-api.us-east-1.amazonaws.com/billing/portal"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rule"),
+    [
+        ({"ApiDomainName": "billing.example.com"}, "DomainNeedsCertificate"),
+        ({"ApiCertificateArn": CERTIFICATE}, "CertificateAndZoneNeedDomain"),
+        ({"ApiHostedZoneId": "Z0123456789ABCDEFGHIJ"}, "CertificateAndZoneNeedDomain"),
+        ({"BillingRoles": "billing-admin"}, "RolesNeedRoleClaim"),
+        ({"AuthCookieName": "session"}, "CookieNeedsInFunctionAuth"),
+    ],
+)
+def test_half_a_setup_is_refused_before_anything_is_created(
+    overrides: dict[str, str], rule: str
+) -> None:
+    assert Stack(**overrides).rule_failures() == [rule]
+
+
+# --- Settings the function reads --------------------------------------------------------------
+
+
+def test_team_billing_parameters_reach_the_function() -> None:
+    stack = Stack(BillingRoleClaim="cognito:groups", BillingRoles="billing-admins")
+
+    assert stack.environment()["BILLING_ROLE_CLAIM"] == "cognito:groups"
+    assert stack.environment()["BILLING_ROLES"] == "billing-admins"
+    assert Stack().environment()["BILLING_ROLES"] == ""  # empty = unset: everyone with a token
+
+
+def test_metrics_and_the_alarm_on_them_belong_to_one_stack() -> None:
+    # Two stacks in one account must never fire each other's alarms.
+    stack = Stack()
+    environment = stack.environment()
+    alarm = stack.resources["MisconfigurationsAlarm"]["Properties"]
+
+    assert environment["POWERTOOLS_SERVICE_NAME"] == STACK
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == f"BillingPortal/{STACK}"
+    assert alarm["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": STACK}]
+
+
+# --- What operators see -----------------------------------------------------------------------
+
+
+def test_access_logs_are_one_json_object_per_request_with_the_authorizers_error() -> None:
+    stage = Stack().resources["BillingApiApiGatewayDefaultStage"]["Properties"]
+    settings = stage["AccessLogSettings"]
+    # What API Gateway writes: each $context variable replaced by its value, "-" when it has none.
+    line = re.sub(r"\$context\.[A-Za-z.]+", "-", settings["Format"])
+
+    fields = json.loads(line)
+    assert {
+        "requestId",
+        "status",
+        "responseLatency",
+        "authorizerError",
+        "integrationError",
+    } <= set(fields)
+    assert settings["DestinationArn"] == (
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:<ApiAccessLogGroup>"
+    )
+    # Never the headers: they carry bearer tokens and session cookies.
+    assert "header" not in settings["Format"]
+
+
+def test_both_log_groups_keep_logs_for_the_retention_chosen() -> None:
+    resources = Stack(LogRetentionDays="90").resources
+
+    for name in ("BillingPortalLogGroup", "ApiAccessLogGroup"):
+        assert resources[name]["Properties"]["RetentionInDays"] == "90"
+
+
+def test_a_wave_of_4xx_and_slow_answers_raise_alarms_for_this_api() -> None:
+    resources = Stack(AlarmTopicArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:ops").resources
+    client_errors = resources["Api4xxAlarm"]["Properties"]
+    latency = resources["ApiLatencyAlarm"]["Properties"]
+    api = [{"Name": "ApiId", "Value": "<BillingApi>"}, {"Name": "Stage", "Value": "$default"}]
+
+    stats = [m["MetricStat"]["Metric"] for m in client_errors["Metrics"] if "MetricStat" in m]
+    assert {m["MetricName"] for m in stats} == {"4xx", "Count"}
+    assert all(m["Dimensions"] == api for m in stats)
+    assert latency["Dimensions"] == api
+    assert str(latency["Threshold"]) == "3000"
+    for alarm in (client_errors, latency):
+        assert alarm["AlarmActions"] == [f"arn:aws:sns:us-east-1:{ACCOUNT}:ops"]
+
+
+def test_the_dashboard_shows_this_stacks_function_api_and_metrics() -> None:
+    stack = Stack()
+    body = json.loads(stack.resources["Dashboard"]["Properties"]["DashboardBody"])
+    text = json.dumps(body)
+
+    assert "<BillingPortalFunction>" in text
+    assert "<BillingApi>" in text
+    assert f'\\"BillingPortal/{STACK}\\"' in text
+    assert "SOURCE '<ApiAccessLogGroup>'" in text
+    assert "SOURCE '<BillingPortalLogGroup>'" in text
+    assert {"FunctionLogGroup", "ApiAccessLogGroupName", "DashboardName", "DashboardUrl"} <= set(
+        stack.outputs
+    )
+
+
+def test_fetch_callers_may_read_retry_after_from_the_api_and_from_the_function() -> None:
+    api = Stack().resources["BillingApi"]["Properties"]["Body"]["x-amazon-apigateway-cors"]
+    origin = "https://app.example.com"
+    answered = cors.response_headers({"origin": origin}, frozenset({origin}))
+
+    assert "retry-after" in {header.lower() for header in api["exposeHeaders"]}
+    exposed = answered["Access-Control-Expose-Headers"].split(",")
+    assert "retry-after" in {header.strip().lower() for header in exposed}
+
+
+# --- The docs name only parameters the template has ------------------------------------------
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# CamelCase words in code that look like parameters but are other things.
+NOT_PARAMETERS = {
+    # the function's metrics (handler/billing_portal/observability.py)
+    "PortalSessionCreated",
+    "AuthFailures",
+    "MissingBillingAccounts",
+    "UpstreamFailures",
+    "RejectedRequests",
+    "UnhandledErrors",
+    "BillingPortal",  # the metric namespace's prefix
+    # AWS names
+    "KeySchema",
+    "ProvisionedThroughputExceeded",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ConcurrentExecutions",
+    "GetSecretValue",
+    "GetParameter",
+    "GetItem",
+    "UpdateItem",
+    "SecureString",
+    "ServerlessRepo",
+    "RetentionInDays",
+    "DeletionPolicy",
+    "CodeUri",
+    "KmsKeyId",
+    # cookie attributes
+    "SameSite",
+    "HttpOnly",
+}
+CAMEL = r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+"
+WHOLE_CAMEL = re.compile(rf"^{CAMEL}$")
+ASSIGNED = re.compile(rf"(?<![\w-])({CAMEL})=")
+CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def named_in(text: str) -> set[str]:
+    """The parameter-like names in a markdown text: a whole code span such as `AuthMode`, and
+    every `Name=` (a parameter override) in code spans and fenced blocks."""
+    names: set[str] = set()
+    fence = ""
+    for line in text.splitlines():
+        match = FENCE.match(line)
+        if fence:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = ""
+            else:
+                names.update(ASSIGNED.findall(line))
+            continue
+        if match:
+            fence = match.group(1)
+            continue
+        for span in CODE_SPAN.finditer(line):
+            code = span.group(2).strip()
+            if WHOLE_CAMEL.match(code):
+                names.add(code)
+            names.update(ASSIGNED.findall(code))
+    return names
+
+
+def _template_names() -> set[str]:
+    template = _sam()
+    return {
+        name
+        for part in ("Parameters", "Resources", "Outputs", "Conditions", "Rules")
+        for name in template.get(part, {})
+    }
+
+
+def unknown_names(text: str) -> set[str]:
+    return named_in(text) - _template_names() - NOT_PARAMETERS
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda path: path.name)
+def test_every_parameter_the_docs_name_is_in_the_template(path: Path) -> None:
+    assert unknown_names(path.read_text(encoding="utf-8")) == set(), (
+        "not in template.yaml (a misspelling, or add it to NOT_PARAMETERS if it is not meant "
+        "as a template name)"
+    )
+
+
+def test_every_template_parameter_is_documented() -> None:
+    named = set().union(*(named_in(path.read_text(encoding="utf-8")) for path in DOCS))
+
+    assert set(_sam()["Parameters"]) - named == set()
+
+
+def test_the_docs_check_catches_a_misspelled_parameter() -> None:
+    text = (
+        "Set `AuthMode` and `JwtIsuer`.\n"
+        "```sh\nsam deploy --parameter-overrides AuthMode=function JwtAudiance=abc\n```\n"
+        "`Set-Cookie: s=1; HttpOnly; SameSite=Lax` and `AuthMode=function` `AUTH_COOKIE_NAME`\n"
+    )
+
+    assert unknown_names(text) == {"JwtIsuer", "JwtAudiance"}
+
+
+# --- Cookie mode on the custom domain: what a browser sends from the app's pages --------------
+# The app on https://app.example.com, the API on https://billing.example.com (ApiDomainName), a
+# session cookie with Domain=example.com; SameSite=Lax. Both hosts are one *site*, so the browser
+# sends the cookie with a form POST or a link from the app's pages (Sec-Fetch-Site: same-site).
+# HTTP API payload 2.0 puts cookies in `cookies`, not in a Cookie header; no authorizer runs.
+
+APP = "https://app.example.com"
+API_HOST = "billing.example.com"
+COOKIE = "session"
+
+
+@pytest.fixture
+def cookie_mode(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], customer: str
+) -> Iterator[tuple[Handler, Issuer]]:
+    with Issuer() as issuer:
+        monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
+        monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
+        monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
+        monkeypatch.setenv("AUTH_COOKIE_NAME", COOKIE)
+        yield build_handler(), issuer
+
+
+def on_custom_domain(
+    token: str, method: str, headers: dict[str, str], body: dict[str, str] | None = None
+) -> dict[str, Any]:
+    data = event("no-identity", method=method, headers={"host": API_HOST, **headers})
+    data["requestContext"]["domainName"] = API_HOST
+    data["requestContext"]["domainPrefix"] = API_HOST.split(".")[0]
+    data["cookies"] = ["theme=dark", f"{COOKIE}={token}"]
+    if body is not None:
+        data["headers"]["content-type"] = "application/x-www-form-urlencoded"
+        data["body"] = urlencode(body)
+    return data
+
+
+def test_a_form_post_from_the_apps_page_opens_the_portal(
+    cookie_mode: tuple[Handler, Issuer],
+) -> None:
+    handler, issuer = cookie_mode
+    request = on_custom_domain(
+        issuer.token(),
+        "POST",
+        {
+            "origin": APP,
+            "referer": f"{APP}/settings",
+            "sec-fetch-site": "same-site",
+            "sec-fetch-mode": "navigate",
+        },
+        body={"return_url": f"{APP}/settings"},
+    )
+
+    response = handler(request, LambdaContext())
+
+    assert response["statusCode"] == 303
+    assert "/p/session/" in response["headers"]["Location"]
+
+
+def test_a_link_from_the_apps_page_opens_the_portal(cookie_mode: tuple[Handler, Issuer]) -> None:
+    # A link sends no Origin; the default Referrer-Policy still sends the page's origin.
+    handler, issuer = cookie_mode
+    request = on_custom_domain(
+        issuer.token(),
+        "GET",
+        {"referer": f"{APP}/", "sec-fetch-site": "same-site", "sec-fetch-mode": "navigate"},
+    )
+
+    response = handler(request, LambdaContext())
+
+    assert response["statusCode"] == 303
+
+
+def test_a_link_from_a_page_that_sends_no_referrer_is_refused(
+    cookie_mode: tuple[Handler, Issuer],
+) -> None:
+    # Referrer-Policy: no-referrer leaves nothing to tell the app's page from another one.
+    handler, issuer = cookie_mode
+    request = on_custom_domain(
+        issuer.token(), "GET", {"sec-fetch-site": "same-site", "sec-fetch-mode": "navigate"}
+    )
+
+    response = handler(request, LambdaContext())
+
+    assert response["statusCode"] == 403
+    assert problem(response)["type"].endswith("forbidden-origin")
+
+
+def test_fetch_from_the_app_with_the_cookie_gets_json_it_may_read(
+    cookie_mode: tuple[Handler, Issuer],
+) -> None:
+    handler, issuer = cookie_mode
+    request = on_custom_domain(
+        issuer.token(),
+        "POST",
+        {
+            "origin": APP,
+            "accept": "application/json",
+            "sec-fetch-site": "same-site",
+            "sec-fetch-mode": "cors",
+        },
+        body={"return_url": f"{APP}/settings"},
+    )
+
+    response = handler(request, LambdaContext())
+
+    assert response["statusCode"] == 200
+    assert response["headers"]["Access-Control-Allow-Origin"] == APP
+    assert response["headers"]["Access-Control-Allow-Credentials"] == "true"
+    assert "/p/session/" in json.loads(response["body"])["url"]
+
+
+def test_a_form_on_another_site_is_refused_even_if_the_cookie_came_along(
+    cookie_mode: tuple[Handler, Issuer],
+) -> None:
+    # SameSite=Lax already keeps the cookie off a cross-site POST; the Origin check is the
+    # second lock, for browsers (or cookies) without SameSite.
+    handler, issuer = cookie_mode
+    request = on_custom_domain(
+        issuer.token(),
+        "POST",
+        {"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
+        body={"return_url": f"{APP}/settings"},
+    )
+
+    response = handler(request, LambdaContext())
+
+    assert response["statusCode"] == 403
