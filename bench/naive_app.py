@@ -32,7 +32,12 @@ metrics = Metrics()
 app = APIGatewayHttpResolver()
 
 SETTINGS = Settings.from_environ()
-stripe.api_key = SETTINGS.stripe_api_key.get_secret_value() if SETTINGS.stripe_api_key else None
+if SETTINGS.stripe_api_key_param:  # as deployed: the key from SSM, read once at import
+    stripe.api_key = boto3.client("ssm").get_parameter(
+        Name=SETTINGS.stripe_api_key_param, WithDecryption=True
+    )["Parameter"]["Value"]
+else:
+    stripe.api_key = SETTINGS.stripe_api_key.get_secret_value() if SETTINGS.stripe_api_key else None
 if SETTINGS.stripe_api_base:
     stripe.api_base = SETTINGS.stripe_api_base
 SALT = SETTINGS.user_hash_salt.get_secret_value().encode()

@@ -47,6 +47,8 @@ EVENT = ROOT / "events" / "home.json"
 # The module each child imports: ours is template.yaml's Handler's module.
 APPS = {"ours": "billing_portal.app", "naive": "naive_app"}
 USER = "demo-user"
+# Where the deployed function reads the Stripe key (template.yaml's StripeApiKeyParam default).
+KEY_PARAM = "/billing-portal/stripe-api-key"
 TABLE = "billing-portal-customers"
 # testing/harness.py DEMO_SETTINGS, plus no EC2 metadata lookups; repeated because the children
 # run in bare runtimes (package + boto3 only), where testing.harness (yaml) cannot be imported.
@@ -207,7 +209,7 @@ def serve() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from testing.fake_stripe import FakeStripe
+    from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
     from testing.harness import create_table, put_customer
 
     class KeepAliveProxy(BaseHTTPRequestHandler):
@@ -259,13 +261,22 @@ def serve() -> None:
         aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
     )
     create_table(dynamodb, TABLE)
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=f"http://{host}:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+    )
+    ssm.put_parameter(Name=KEY_PARAM, Value=DEFAULT_API_KEY, Type="SecureString")
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveProxy)
     proxy.daemon_threads = True
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
     with FakeStripe() as fake:
         put_customer(dynamodb, USER, fake.add_customer(email="demo@example.com"), TABLE)
-        print(json.dumps({"dynamodb": proxy_url, "stripe": fake.url}), flush=True)
+        urls = {"dynamodb": proxy_url, "ssm": f"http://{host}:{port}", "stripe": fake.url}
+        print(json.dumps(urls), flush=True)
         for line in sys.stdin:
             if line.strip() == "counts":
                 counts = {"dynamodb": KeepAliveProxy.accepted, "stripe": fake.connections}
@@ -304,6 +315,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--only", default="cold,imports,warm,size", help="sections to run, comma-separated"
     )
+    parser.add_argument(
+        "--key",
+        choices=("ssm", "env"),
+        default="ssm",
+        help="where both apps read the Stripe key: ssm = the SecureString a deployment reads "
+        "(moto answering, on the first request for ours, at import for the naive shape); "
+        "env = STRIPE_API_KEY, as local runs do",
+    )
     args = parser.parse_args(argv)
     sections = set(args.only.split(","))
     print("command:", shlex.join(sys.orig_argv), f"(in {Path.cwd()})")
@@ -337,6 +356,12 @@ def main(argv: list[str]) -> None:
         "STRIPE_API_BASE": urls["stripe"],
         "AWS_ENDPOINT_URL_DYNAMODB": urls["dynamodb"],
     }
+    if args.key == "ssm":
+        del env["STRIPE_API_KEY"]
+        env |= {"STRIPE_API_KEY_PARAM": KEY_PARAM, "AWS_ENDPOINT_URL_SSM": urls["ssm"]}
+    print(
+        f"Stripe key: {'SSM SecureString ' + KEY_PARAM if args.key == 'ssm' else 'STRIPE_API_KEY'}"
+    )
 
     def counts() -> dict[str, int]:
         assert upstreams.stdin is not None and upstreams.stdout is not None

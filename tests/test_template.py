@@ -811,3 +811,21 @@ def test_a_form_on_another_site_is_refused_even_if_the_cookie_came_along(
     response = handler(request, LambdaContext())
 
     assert response["statusCode"] == 403
+
+
+@pytest.mark.parametrize("snapstart", ["enabled", "disabled"])
+def test_the_api_invokes_the_published_alias_which_snapstart_applies_to(snapstart: str) -> None:
+    stack = Stack(SnapStart=snapstart)
+    resources = stack.resources
+    [alias] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Alias"]
+    function = resources["BillingPortalFunction"]["Properties"]
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+
+    assert alias["Properties"]["Name"] == "live"
+    assert {p["Properties"]["FunctionName"] for p in permissions} == {
+        "<BillingPortalFunctionAliaslive>"
+    }
+    if snapstart == "enabled":
+        assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    else:
+        assert "SnapStart" not in function
