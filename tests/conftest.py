@@ -180,6 +180,29 @@ def invoke(handler: Handler) -> Invoke:
     return call
 
 
+@pytest.fixture
+def session(dynamodb: Any) -> boto3.session.Session:
+    """A boto3 session of the test's own, for a handler whose DynamoDB calls are counted."""
+    return boto3.session.Session()
+
+
+@pytest.fixture
+def dynamodb_calls(session: boto3.session.Session) -> list[str]:
+    """Every DynamoDB operation made through `session`'s clients, counted at the SDK's edge."""
+    calls: list[str] = []
+    session.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def session_customer(fake_stripe: FakeStripe, response: dict[str, Any]) -> str:
+    """The customer of the portal session a 303 points at."""
+    assert response["statusCode"] == 303, response.get("body")
+    [session] = [
+        s for s in fake_stripe.sessions.values() if s["url"] == response["headers"]["Location"]
+    ]
+    return str(session["customer"])
+
+
 def problem(response: dict[str, Any]) -> dict[str, Any]:
     assert response["headers"]["Content-Type"] == "application/problem+json"
     body: dict[str, Any] = json.loads(response["body"])

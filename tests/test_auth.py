@@ -48,19 +48,6 @@ def auth_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], issuer: Issue
 
 
 @pytest.fixture
-def session(dynamodb: Any) -> boto3.session.Session:
-    return boto3.session.Session()
-
-
-@pytest.fixture
-def dynamodb_calls(session: boto3.session.Session) -> list[str]:
-    """Every DynamoDB operation the handler's client makes, counted at the SDK's edge."""
-    calls: list[str] = []
-    session.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
-    return calls
-
-
-@pytest.fixture
 def handler(
     auth_env: None, customer: str, session: boto3.session.Session, dynamodb_calls: list[str]
 ) -> Any:

@@ -17,7 +17,7 @@ from testing.events import event
 from testing.failing_dynamodb import FailingDynamoDB
 from testing.fake_stripe import FakeStripe
 from testing.harness import DEMO_TABLE, LambdaContext, create_table, load_template, put_customer
-from tests.conftest import build_handler, problem
+from tests.conftest import build_handler, problem, session_customer
 from tools import link_customer
 
 CLAIMS = {"sub": "new-user", "email": "new@example.com", "name": "New User"}
@@ -33,15 +33,6 @@ def item(dynamodb: Any, user_key: str, key: str = "user_id") -> dict[str, Any] |
         TableName=DEMO_TABLE, Key={key: {"S": user_key}}, ConsistentRead=True
     ).get("Item")
     return found
-
-
-def session_customer(fake_stripe: FakeStripe, response: dict[str, Any]) -> str:
-    """The customer of the session a 303 points at."""
-    assert response["statusCode"] == 303, response.get("body")
-    [session] = [
-        s for s in fake_stripe.sessions.values() if s["url"] == response["headers"]["Location"]
-    ]
-    return str(session["customer"])
 
 
 def click(handler: Any, claims: dict[str, Any] = CLAIMS) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.harness import DEMO_TABLE, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
-from tests.conftest import build_handler, problem
+from tests.conftest import build_handler, problem, session_customer
 
 TEAM = "org_2abc"
 
@@ -34,18 +34,6 @@ def team_env(
 
 
 @pytest.fixture
-def session(dynamodb: Any) -> boto3.session.Session:
-    return boto3.session.Session()
-
-
-@pytest.fixture
-def dynamodb_calls(session: boto3.session.Session) -> list[str]:
-    calls: list[str] = []
-    session.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
-    return calls
-
-
-@pytest.fixture
 def team_customer(dynamodb: Any, fake_stripe: FakeStripe) -> str:
     customer = fake_stripe.add_customer(email="billing@acme.example")
     dynamodb.put_item(
@@ -53,14 +41,6 @@ def team_customer(dynamodb: Any, fake_stripe: FakeStripe) -> str:
         Item={"user_id": {"S": TEAM}, "stripe_customer_id": {"S": customer}},
     )
     return customer
-
-
-def portal_customer(fake_stripe: FakeStripe, response: dict[str, Any]) -> str:
-    assert response["statusCode"] == 303, response.get("body")
-    [session] = [
-        s for s in fake_stripe.sessions.values() if s["url"] == response["headers"]["Location"]
-    ]
-    return str(session["customer"])
 
 
 # --- Through API Gateway's JWT authorizer (claims as it passes them on) ---------------------
@@ -126,7 +106,7 @@ def test_through_the_authorizer_admins_reach_the_team_customer_and_members_are_r
     calls_before = (list(dynamodb_calls), len(fake_stripe.calls()))
     refused = handler(event("home", claims={"sub": "member-1", **member}), LambdaContext())
 
-    assert {portal_customer(fake_stripe, r) for r in admins} == {team_customer}
+    assert {session_customer(fake_stripe, r) for r in admins} == {team_customer}
     assert refused["statusCode"] == 403
     assert problem(refused)["type"].endswith("/forbidden-role")
     assert (dynamodb_calls, len(fake_stripe.calls())) == calls_before  # nothing more was called
@@ -214,7 +194,7 @@ def test_verified_tokens_admins_reach_the_team_customer_and_members_are_refused(
     calls_before = (list(dynamodb_calls), len(fake_stripe.calls()))
     refused = click(member, "member-1")
 
-    assert {portal_customer(fake_stripe, r) for r in admins} == {team_customer}
+    assert {session_customer(fake_stripe, r) for r in admins} == {team_customer}
     assert refused["statusCode"] == 403
     assert (dynamodb_calls, len(fake_stripe.calls())) == calls_before
 
@@ -235,8 +215,8 @@ def test_an_admins_first_click_creates_the_teams_customer_which_the_next_admin_r
 
     [customer] = fake_stripe.customers.values()
     assert customer["metadata"] == {"user_key": TEAM}
-    assert portal_customer(fake_stripe, first) == portal_customer(fake_stripe, second)
-    assert portal_customer(fake_stripe, first) == customer["id"]
+    assert session_customer(fake_stripe, first) == session_customer(fake_stripe, second)
+    assert session_customer(fake_stripe, first) == customer["id"]
 
 
 def test_roles_without_the_claim_that_holds_them_is_a_500_for_the_operator(
@@ -261,4 +241,4 @@ def test_without_billing_roles_every_member_gets_in(
 
     response = build_handler()(event("home", claims=claims), LambdaContext())
 
-    assert portal_customer(fake_stripe, response) == team_customer
+    assert session_customer(fake_stripe, response) == team_customer
