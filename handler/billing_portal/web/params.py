@@ -18,7 +18,8 @@ TOO_MANY = f"more than {MAX_PARAMETERS} parameters were sent"
 
 
 def parse_request(event: APIGatewayProxyEventV2, allowed_origins: frozenset[str]) -> PortalRequest:
-    """The checked request, or InvalidParameter (400) / UnsupportedMediaType (415)."""
+    """The checked request, or InvalidParameter (400) / PayloadTooLarge (413) /
+    UnsupportedMediaType (415)."""
     return portal_request(read_params(event), allowed_origins)
 
 
