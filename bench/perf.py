@@ -204,6 +204,7 @@ def serve() -> None:
     import http.client
     import logging
     import threading
+    from functools import partial
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     import boto3
@@ -253,22 +254,16 @@ def serve() -> None:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    dynamodb = boto3.client(
-        "dynamodb",
+    moto_client = partial(
+        boto3.client,
         endpoint_url=f"http://{host}:{port}",
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
     )
+    dynamodb = moto_client("dynamodb")
     create_table(dynamodb, TABLE)
-    ssm = boto3.client(
-        "ssm",
-        endpoint_url=f"http://{host}:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
-    )
-    ssm.put_parameter(Name=KEY_PARAM, Value=DEFAULT_API_KEY, Type="SecureString")
+    moto_client("ssm").put_parameter(Name=KEY_PARAM, Value=DEFAULT_API_KEY, Type="SecureString")
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveProxy)
     proxy.daemon_threads = True
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
