@@ -33,7 +33,7 @@ def _split(url: str) -> SplitResult:
         raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
         raise ValueError("must not contain whitespace or control characters")
-    if not _is_text(url):
+    if not is_text(url):
         raise ValueError("must be valid text (UTF-8)")
     if "\\" in url:
         raise ValueError("must not contain a backslash")
@@ -94,7 +94,7 @@ def check_redirect_url(url: str, allowed_origins: frozenset[str]) -> str:
     return url
 
 
-def _is_text(value: str) -> bool:
+def is_text(value: str) -> bool:
     """False for a lone surrogate (JSON's "\\ud800"), which no request to Stripe can carry."""
     try:
         value.encode("utf-8")

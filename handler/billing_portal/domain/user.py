@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billing_portal.domain.claims import claim, flattened_object, values
+from billing_portal.domain.urls import is_text
 from billing_portal.errors import ForbiddenRole, InvalidToken
 
 # Claims a user can edit themselves (many identity providers let users change their email):
@@ -70,10 +71,4 @@ def customer_fields(claims: dict[str, Any]) -> dict[str, str]:
 
 def _text(value: object) -> str:
     """The claim's text, or "" when it is not a string Stripe could be sent (a lone surrogate)."""
-    if not isinstance(value, str):
-        return ""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return ""
-    return value.strip()
+    return value.strip() if isinstance(value, str) and is_text(value) else ""
