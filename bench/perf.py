@@ -334,26 +334,10 @@ def main(argv: list[str]) -> None:
     compiled = [runtime for runtime in runtimes if not runtime.label.endswith(NO_PYC)]
     ratios: list[tuple[str, float, float, str]] = []
 
-    upstreams = subprocess.Popen(
-        [sys.executable, "-m", "bench.perf", "--serve"],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    upstreams = start_upstreams()
     assert upstreams.stdin is not None and upstreams.stdout is not None
     urls = json.loads(upstreams.stdout.readline())
-    env = {
-        **{k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ},
-        **SETTINGS,
-        "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's /var/task is read-only
-        **LAMBDA_ENVIRONMENT,
-        "STRIPE_API_BASE": urls["stripe"],
-        "AWS_ENDPOINT_URL_DYNAMODB": urls["dynamodb"],
-    }
-    if args.key == "ssm":
-        del env["STRIPE_API_KEY"]
-        env |= {"STRIPE_API_KEY_PARAM": KEY_PARAM, "AWS_ENDPOINT_URL_SSM": urls["ssm"]}
+    env = child_environment(urls, args.key)
     print(
         f"Stripe key: {'SSM SecureString ' + KEY_PARAM if args.key == 'ssm' else 'STRIPE_API_KEY'}"
     )
@@ -399,6 +383,36 @@ def main(argv: list[str]) -> None:
             ],
         )
     )
+
+
+def start_upstreams() -> subprocess.Popen[str]:
+    """The stand-ins' process (serve()); its first line holds their URLs as JSON."""
+    import subprocess
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.perf", "--serve"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def child_environment(urls: dict[str, str], key: str) -> dict[str, str]:
+    """A child's whole environment: the settings, Lambda's variables, the stand-ins' URLs, and
+    the Stripe key from SSM (key="ssm", as deployed) or from STRIPE_API_KEY (key="env")."""
+    env = {
+        **{k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ},
+        **SETTINGS,
+        "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's /var/task is read-only
+        **LAMBDA_ENVIRONMENT,
+        "STRIPE_API_BASE": urls["stripe"],
+        "AWS_ENDPOINT_URL_DYNAMODB": urls["dynamodb"],
+    }
+    if key == "ssm":
+        del env["STRIPE_API_KEY"]
+        env |= {"STRIPE_API_KEY_PARAM": KEY_PARAM, "AWS_ENDPOINT_URL_SSM": urls["ssm"]}
+    return env
 
 
 def uv_command() -> list[str]:

@@ -1,0 +1,231 @@
+"""Benchmark: CPU instructions to a cold start's first response, and per warm request.
+
+    python3 -m uv run python -m bench.instructions          # ~2 minutes; needs valgrind
+
+Wall times on a shared machine move by 10-30% from run to run, enough to flip the sign of a
+5% difference. Instructions executed (valgrind's cachegrind, --cache-sim=no) are the same on
+every run, so they show what a change saves, and where a cold start's work is:
+
+- Cold start, by phase, of the deployment package on Python 3.13 (bench/perf.py builds it),
+  against the same stand-ins and environment as bench/perf.py: the interpreter; the libraries
+  alone (every module that importing ours loads, ours left out); ours imported, nothing built;
+  ready (imported and built); the first response. The naive shape (bench/naive_app.py) on the
+  same package: ready and first response.
+- Warm, per request: instructions of 200 more requests in one process, divided by 200, with
+  the upstream calls answered in memory (wrapped from outside, as bench/perf.py times stages):
+  the handler's own work, without waiting on DynamoDB or Stripe. Next to it, the same requests'
+  wall time back to back, without valgrind.
+
+Instructions are not time: memory stalls and the CPU waking after an I/O wait add to wall time
+(see docs/performance.md). They count what the code asks the CPU to do. Prints, asserts nothing.
+
+This file is also the child process (--child ...), so its top level imports only the stdlib.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WARM_REQUESTS = 200
+# Where each app makes its upstream calls, answered in memory for the warm figure.
+IN_MEMORY = {
+    "ours": [("billing_portal.portal", "Portal.session_url", "url")],
+    "naive": [
+        ("naive_app", "find_customer", "item"),
+        ("naive_app", "create_session", "url"),
+    ],
+}
+ANSWERS: dict[str, Any] = {
+    "url": "https://billing.stripe.com/p/session/test_in_memory",
+    "item": {"user_id": "demo-user", "stripe_customer_id": "cus_InMemory"},
+}
+
+
+# --- child (the runtime: stdlib + the package) ----------------------------------------------
+
+
+def child(phase: str, app: str, requests: int) -> None:
+    """Run the app up to `phase` (bare, libraries, imports, ready, first, warm) and exit;
+    `modules` prints what importing ours loads, its own modules left out."""
+    if phase == "bare":
+        return
+    sys.path.insert(0, str(ROOT / "bench"))
+    import importlib
+
+    from perf import Context, _load
+
+    sys.path.insert(0, os.environ.get("BENCH_PACKAGE") or str(ROOT / "handler"))
+    if phase == "libraries":  # the modules "imports" loads, billing_portal's own left out
+        for name in os.environ["BENCH_MODULES"].split(","):
+            importlib.import_module(name)
+        return
+    if phase in ("imports", "modules"):  # ours: everything app.py imports, nothing built
+        importlib.import_module("billing_portal.factory")
+        if phase == "modules":
+            print(",".join(m for m in sys.modules if not m.startswith("billing_portal")))
+        return
+    module = _load(app)
+    if phase == "ready":
+        return
+    event = (ROOT / "events" / "home.json").read_text()
+    if phase == "warm":
+        for module_name, path, answer in IN_MEMORY[app]:
+            owner: Any = sys.modules[module_name]
+            *parents, name = path.split(".")
+            for parent in parents:
+                owner = getattr(owner, parent)
+            setattr(owner, name, lambda *args, answer=answer, **kwargs: ANSWERS[answer])
+    for _ in range(1 + (requests if phase == "warm" else 0)):
+        response = module.lambda_handler(json.loads(event), Context())
+        if response["statusCode"] != 303:
+            raise SystemExit(f"{app} answered {response['statusCode']}")
+
+
+def child_wall(app: str, requests: int) -> None:
+    """Back-to-back warm requests' wall times (ms, p50 and p95), upstream calls in memory."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import perf
+
+    child("warm", app, 0)  # patches the upstream calls and answers a first request
+    module = sys.modules[perf.APPS[app]]
+    spent: list[float] = []
+    event = (ROOT / "events" / "home.json").read_text()
+    for _ in range(requests):
+        body = json.loads(event)
+        start = time.perf_counter()
+        module.lambda_handler(body, perf.Context())
+        spent.append(time.perf_counter() - start)
+    ordered = sorted(spent)
+    p50, p95 = (ordered[int(q * (len(ordered) - 1))] * 1000 for q in (0.5, 0.95))
+    print(json.dumps({"p50": p50, "p95": p95}))
+
+
+# --- parent -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import perf
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("valgrind is not installed (apt-get install valgrind); nothing measured")
+        return
+    python313 = perf.pyenv_python("3.13")
+    if python313 is None:
+        return
+    cache = Path(os.environ.get("BENCH_CACHE", tempfile.gettempdir())) / "billing-portal-bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    runtime = next(r for r in perf.find_runtimes(["3.13"], cache, python313) if r.label == "3.13")
+    upstreams = perf.start_upstreams()
+    assert upstreams.stdin is not None and upstreams.stdout is not None
+    env = {
+        **perf.child_environment(json.loads(upstreams.stdout.readline()), "ssm"),
+        **perf.package_env(runtime),
+        "PYTHONHASHSEED": "0",  # the same dict and set layouts on every run
+    }
+    me = [str(runtime.python), __file__, "--child"]
+
+    def instructions(*args: str) -> int:
+        with tempfile.NamedTemporaryFile(suffix=".cachegrind") as out:
+            cachegrind = [
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                f"--cachegrind-out-file={out.name}",
+            ]
+            perf.run(
+                [valgrind, *cachegrind, *me, *args],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+            )
+            # The "summary:" line holds the instruction count (Ir) of the whole process.
+            summary = next(
+                line
+                for line in Path(out.name).read_text().splitlines()
+                if line.startswith("summary:")
+            )
+            return int(summary.split()[1])
+
+    try:
+        print(
+            "\n== Cold start, instructions (millions), Python 3.13, the package handler/Makefile "
+            "builds, Stripe key from SSM (moto); each phase includes the ones above it"
+        )
+        modules = perf.run([*me, "modules", "ours", "0"], cwd=ROOT, env=env, capture_output=True)
+        env["BENCH_MODULES"] = modules.stdout.splitlines()[-1]
+        phases = [("bare", "interpreter and this script"), ("libraries", "the libraries imported")]
+        phases += [("imports", "and our modules: imported, nothing built")]
+        phases += [("ready", "ready (imported and built)"), ("first", "first response")]
+        counts: dict[tuple[str, str], int] = {}
+        rows = []
+        for phase, label in phases:
+            for app in ("ours", "naive"):
+                if phase in ("libraries", "imports") and app == "naive":
+                    continue  # the naive shape builds as it imports
+                if phase == "bare" and app == "naive":
+                    counts[phase, app] = counts[phase, "ours"]
+                    continue
+                counts[phase, app] = instructions(phase, app, "0")
+            naive = counts.get((phase, "naive"))
+            rows.append(
+                [
+                    label,
+                    f"{counts[phase, 'ours'] / 1e6:.0f}",
+                    f"{naive / 1e6:.0f}" if naive else "",
+                    f"{counts[phase, 'ours'] / naive:.2f}" if naive else "",
+                ]
+            )
+        print(perf.table(["phase", "ours", "naive", "ours/naive"], rows))
+        ours = {phase: counts[phase, "ours"] for phase, _ in phases}
+        total = ours["first"]
+        print("   where ours spends them (share of the first response's instructions):")
+        steps = [
+            ("interpreter", ours["bare"]),
+            ("the libraries' imports", ours["libraries"] - ours["bare"]),
+            ("our modules (pydantic models built)", ours["imports"] - ours["libraries"]),
+            ("build (settings, boto3 session, DynamoDB client)", ours["ready"] - ours["imports"]),
+            ("first request (key from SSM, Stripe client, two calls)", total - ours["ready"]),
+        ]
+        for name, count in steps:
+            print(f"   - {name}: {count / 1e6:.0f} M ({count / total:.0%})")
+
+        print(
+            f"\n== Warm request, upstream calls answered in memory: instructions per request "
+            f"(mean of {WARM_REQUESTS}) and wall time back to back (p50 / p95 of 2000, no valgrind)"
+        )
+        rows = []
+        for app in ("ours", "naive"):
+            per_request = (
+                instructions("warm", app, str(WARM_REQUESTS)) - instructions("warm", app, "0")
+            ) / WARM_REQUESTS
+            wall = json.loads(
+                perf.run(
+                    [*me[:2], "--wall", app, "2000"], cwd=ROOT, env=env, capture_output=True
+                ).stdout.splitlines()[-1]
+            )
+            rows.append(
+                [app, f"{per_request / 1e3:.0f} k", f"{wall['p50']:.2f} / {wall['p95']:.2f} ms"]
+            )
+        print(perf.table(["app", "instructions", "wall p50 / p95"], rows))
+    finally:
+        upstreams.stdin.close()
+        upstreams.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1:2] == ["--wall"]:
+        child_wall(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
