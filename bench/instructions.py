@@ -13,8 +13,9 @@ every run, so they show what a change saves, and where a cold start's work is:
   same package: ready and first response.
 - Warm, per request: instructions of 200 more requests in one process, divided by 200, with
   the upstream calls answered in memory (wrapped from outside, as bench/perf.py times stages):
-  the handler's own work, without waiting on DynamoDB or Stripe. Next to it, the same requests'
-  wall time back to back, without valgrind.
+  the handler's own work, without waiting on DynamoDB or Stripe. Next to it, that work's wall
+  time without valgrind: back to back, and with a 12 ms sleep in place of the upstream calls,
+  as when waiting on them (time in the calls is left out of both).
 
 Instructions are not time: memory stalls and the CPU waking after an I/O wait add to wall time
 (see docs/performance.md). They count what the code asks the CPU to do. Prints, asserts nothing.
@@ -33,6 +34,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_REQUESTS = 200
+WALL_REQUESTS = 2000
+# About DynamoDB and Stripe together: long enough for the CPU to idle between requests.
+WAIT_MS = 12
 # Where each app makes its upstream calls, answered in memory for the warm figure.
 IN_MEMORY = {
     "ours": [("billing_portal.portal", "Portal.session_url", "url")],
@@ -73,35 +77,53 @@ def child(phase: str, app: str, requests: int) -> None:
     module = _load(app)
     if phase == "ready":
         return
-    event = (ROOT / "events" / "home.json").read_text()
     if phase == "warm":
-        for module_name, path, answer in IN_MEMORY[app]:
-            owner: Any = sys.modules[module_name]
-            *parents, name = path.split(".")
-            for parent in parents:
-                owner = getattr(owner, parent)
-            setattr(owner, name, lambda *args, answer=answer, **kwargs: ANSWERS[answer])
+        answer_in_memory(app)
+    event = (ROOT / "events" / "home.json").read_text()
     for _ in range(1 + (requests if phase == "warm" else 0)):
         response = module.lambda_handler(json.loads(event), Context())
         if response["statusCode"] != 303:
             raise SystemExit(f"{app} answered {response['statusCode']}")
 
 
-def child_wall(app: str, requests: int) -> None:
-    """Back-to-back warm requests' wall times (ms, p50 and p95), upstream calls in memory."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    import perf
+def answer_in_memory(app: str, wait_s: float = 0.0) -> list[float]:
+    """Replace the app's upstream calls with in-memory answers, given after `wait_s` (a stand-in
+    for the wait on DynamoDB or Stripe); the list returned collects the time spent in them."""
+    inside: list[float] = []
+    for module_name, path, answer in IN_MEMORY[app]:
+        owner: Any = sys.modules[module_name]
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
 
-    child("warm", app, 0)  # patches the upstream calls and answers a first request
-    module = sys.modules[perf.APPS[app]]
-    spent: list[float] = []
+        def answered(*args: Any, answer: str = answer, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            if wait_s:
+                time.sleep(wait_s)
+            inside.append(time.perf_counter() - start)
+            return ANSWERS[answer]
+
+        setattr(owner, name, answered)
+    return inside
+
+
+def child_wall(app: str, requests: int, wait_ms: float) -> None:
+    """Warm requests' own wall time (ms, p50 and p95): each request's time less the time spent
+    in its upstream calls, which are answered in memory after wait_ms."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from perf import Context, _load
+
+    module = _load(app)
+    inside = answer_in_memory(app, wait_ms / 1000)
     event = (ROOT / "events" / "home.json").read_text()
-    for _ in range(requests):
+    own: list[float] = []
+    for _ in range(1 + requests):
         body = json.loads(event)
+        inside.clear()
         start = time.perf_counter()
-        module.lambda_handler(body, perf.Context())
-        spent.append(time.perf_counter() - start)
-    ordered = sorted(spent)
+        module.lambda_handler(body, Context())
+        own.append(time.perf_counter() - start - sum(inside))
+    ordered = sorted(own[1:])
     p50, p95 = (ordered[int(q * (len(ordered) - 1))] * 1000 for q in (0.5, 0.95))
     print(json.dumps({"p50": p50, "p95": p95}))
 
@@ -201,22 +223,22 @@ def main() -> None:
 
         print(
             f"\n== Warm request, upstream calls answered in memory: instructions per request "
-            f"(mean of {WARM_REQUESTS}) and wall time back to back (p50 / p95 of 2000, no valgrind)"
+            f"(mean of {WARM_REQUESTS}), and its own wall time (p50 / p95 of {WALL_REQUESTS}, "
+            f"no valgrind) back to back and with a {WAIT_MS} ms wait in place of the calls"
         )
         rows = []
         for app in ("ours", "naive"):
             per_request = (
                 instructions("warm", app, str(WARM_REQUESTS)) - instructions("warm", app, "0")
             ) / WARM_REQUESTS
-            wall = json.loads(
-                perf.run(
-                    [*me[:2], "--wall", app, "2000"], cwd=ROOT, env=env, capture_output=True
-                ).stdout.splitlines()[-1]
-            )
-            rows.append(
-                [app, f"{per_request / 1e3:.0f} k", f"{wall['p50']:.2f} / {wall['p95']:.2f} ms"]
-            )
-        print(perf.table(["app", "instructions", "wall p50 / p95"], rows))
+            walls = []
+            for wait_ms in (0, WAIT_MS):
+                command = [*me[:2], "--wall", app, str(WALL_REQUESTS), str(wait_ms)]
+                output = perf.run(command, cwd=ROOT, env=env, capture_output=True).stdout
+                wall = json.loads(output.splitlines()[-1])
+                walls.append(f"{wall['p50']:.2f} / {wall['p95']:.2f} ms")
+            rows.append([app, f"{per_request / 1e3:.0f} k", *walls])
+        print(perf.table(["app", "instructions", "back to back", f"after {WAIT_MS} ms"], rows))
     finally:
         upstreams.stdin.close()
         upstreams.wait(timeout=10)
@@ -226,6 +248,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1:2] == ["--wall"]:
-        child_wall(sys.argv[2], int(sys.argv[3]))
+        child_wall(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
         main()
