@@ -4,7 +4,7 @@
 
 Wall times on a shared machine move by 10-30% from run to run, enough to flip the sign of a
 5% difference. Instructions executed (valgrind's cachegrind, --cache-sim=no) are the same on
-every run, so they show what a change saves, and where a cold start's work is:
+every run (to within 0.1%), so they show what a change saves, and where a cold start's work is:
 
 - Cold start, by phase, of the deployment package on Python 3.13 (bench/perf.py builds it),
   against the same stand-ins and environment as bench/perf.py: the interpreter; the libraries
