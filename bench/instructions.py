@@ -1,6 +1,7 @@
 """Benchmark: CPU instructions to a cold start's first response, and per warm request.
 
     python3 -m uv run python -m bench.instructions          # ~9 minutes; needs valgrind
+    python3 -m uv run python -m bench.instructions --only first --package /tmp/variant
 
 Wall times on a shared machine move by 10-30% from run to run, enough to flip the sign of a
 5% difference. Instructions executed (valgrind's cachegrind, --cache-sim=no) are the same on
@@ -16,6 +17,9 @@ every run (to within 0.1%), so they show what a change saves, and where a cold s
   the handler's own work, without waiting on DynamoDB or Stripe. Next to it, that work's wall
   time without valgrind: back to back, and with a 12 ms sleep in place of the upstream calls,
   as when waiting on them (time in the calls is left out of both).
+
+- `--only first --package DIR`: only ours' instructions to the first response, for another
+  package: a copy of handler/Makefile's with one change reverted shows what that change saves.
 
 Instructions are not time: memory stalls and the CPU waking after an I/O wait add to wall time
 (see docs/performance.md). They count what the code asks the CPU to do. Prints, asserts nothing.
@@ -132,13 +136,125 @@ def child_wall(app: str, requests: int, wait_ms: float) -> None:
 # --- parent -----------------------------------------------------------------------------------
 
 
-def main() -> None:
+class Runner:
+    """Runs this file's child in the 3.13 runtime, against the stand-ins: under cachegrind for
+    its instruction count, or plainly for what it prints."""
+
+    def __init__(self, valgrind: str, python: Path, env: dict[str, str]) -> None:
+        self.valgrind, self.env = valgrind, env
+        self.command = [str(python), __file__]
+
+    def instructions(self, *args: str) -> int:
+        import tempfile
+
+        from perf import run
+
+        with tempfile.NamedTemporaryFile(suffix=".cachegrind") as out:
+            cachegrind = [
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                f"--cachegrind-out-file={out.name}",
+            ]
+            command = [self.valgrind, *cachegrind, *self.command, "--child", *args]
+            run(command, cwd=ROOT, env=self.env, capture_output=True)
+            # The "summary:" line holds the instruction count (Ir) of the whole process.
+            lines = Path(out.name).read_text().splitlines()
+            return int(next(line for line in lines if line.startswith("summary:")).split()[1])
+
+    def last_line(self, *args: str) -> str:
+        from perf import run
+
+        output = run([*self.command, *args], cwd=ROOT, env=self.env, capture_output=True).stdout
+        return output.splitlines()[-1]
+
+
+def cold(runner: Runner) -> None:
+    from perf import table
+
+    print(
+        "\n== Cold start, instructions (millions), Python 3.13, Stripe key from SSM (moto); each "
+        "phase includes the ones above it"
+    )
+    runner.env["BENCH_MODULES"] = runner.last_line("--child", "modules", "ours", "0")
+    phases = [("bare", "interpreter and this script"), ("libraries", "the libraries imported")]
+    phases += [("imports", "and our modules: imported, nothing built")]
+    phases += [("ready", "ready (imported and built)"), ("first", "first response")]
+    counts: dict[tuple[str, str], int] = {}
+    rows = []
+    for phase, label in phases:
+        for app in ("ours", "naive"):
+            if phase in ("libraries", "imports") and app == "naive":
+                continue  # the naive shape builds as it imports
+            if phase == "bare" and app == "naive":
+                counts[phase, app] = counts[phase, "ours"]
+                continue
+            counts[phase, app] = runner.instructions(phase, app, "0")
+        naive = counts.get((phase, "naive"))
+        rows.append(
+            [
+                label,
+                f"{counts[phase, 'ours'] / 1e6:.0f}",
+                f"{naive / 1e6:.0f}" if naive else "",
+                f"{counts[phase, 'ours'] / naive:.2f}" if naive else "",
+            ]
+        )
+    print(table(["phase", "ours", "naive", "ours/naive"], rows))
+    ours = {phase: counts[phase, "ours"] for phase, _ in phases}
+    total = ours["first"]
+    print("   where ours spends them (share of the first response's instructions):")
+    steps = [
+        ("interpreter", ours["bare"]),
+        ("the libraries' imports", ours["libraries"] - ours["bare"]),
+        ("our modules (pydantic models built)", ours["imports"] - ours["libraries"]),
+        ("build (settings, boto3 session, DynamoDB client)", ours["ready"] - ours["imports"]),
+        ("first request (key from SSM, Stripe client, two calls)", total - ours["ready"]),
+    ]
+    for name, count in steps:
+        print(f"   - {name}: {count / 1e6:.0f} M ({count / total:.0%})")
+
+
+def warm(runner: Runner) -> None:
+    from perf import table
+
+    print(
+        f"\n== Warm request, upstream calls answered in memory: instructions per request "
+        f"(mean of {WARM_REQUESTS}), and its own wall time (p50 / p95 of {WALL_REQUESTS}, "
+        f"no valgrind) back to back and with a {WAIT_MS} ms wait in place of the calls"
+    )
+    rows = []
+    for app in ("ours", "naive"):
+        more = runner.instructions("warm", app, str(WARM_REQUESTS))
+        per_request = (more - runner.instructions("warm", app, "0")) / WARM_REQUESTS
+        walls = []
+        for wait_ms in (0, WAIT_MS):
+            wall = json.loads(runner.last_line("--wall", app, str(WALL_REQUESTS), str(wait_ms)))
+            walls.append(f"{wall['p50']:.2f} / {wall['p95']:.2f} ms")
+        rows.append([app, f"{per_request / 1e3:.0f} k", *walls])
+    print(table(["app", "instructions", "back to back", f"after {WAIT_MS} ms"], rows))
+
+
+def main(argv: list[str]) -> None:
+    import argparse
     import shutil
     import tempfile
 
     sys.path.insert(0, str(ROOT / "bench"))
     import perf
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        choices=("all", "cold", "warm", "first"),
+        default="all",
+        help="first = only ours' instructions to the first response (one run, ~20 s)",
+    )
+    parser.add_argument(
+        "--package",
+        type=Path,
+        help="a deployment package to measure instead of handler/Makefile's (say, a copy of it "
+        "with one change reverted, to see what the change saves)",
+    )
+    args = parser.parse_args(argv)
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         print("valgrind is not installed (apt-get install valgrind); nothing measured")
@@ -149,6 +265,9 @@ def main() -> None:
     cache = Path(os.environ.get("BENCH_CACHE", tempfile.gettempdir())) / "billing-portal-bench"
     cache.mkdir(parents=True, exist_ok=True)
     runtime = next(r for r in perf.find_runtimes(["3.13"], cache, python313) if r.label == "3.13")
+    if args.package:
+        runtime = runtime._replace(package=args.package.resolve())
+    print(f"package: {runtime.package}")
     upstreams = perf.start_upstreams()
     assert upstreams.stdin is not None and upstreams.stdout is not None
     env = {
@@ -156,90 +275,14 @@ def main() -> None:
         **perf.package_env(runtime),
         "PYTHONHASHSEED": "0",  # the same dict and set layouts on every run
     }
-    me = [str(runtime.python), __file__, "--child"]
-
-    def instructions(*args: str) -> int:
-        with tempfile.NamedTemporaryFile(suffix=".cachegrind") as out:
-            cachegrind = [
-                "--tool=cachegrind",
-                "--cache-sim=no",
-                f"--cachegrind-out-file={out.name}",
-            ]
-            perf.run(
-                [valgrind, *cachegrind, *me, *args],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-            )
-            # The "summary:" line holds the instruction count (Ir) of the whole process.
-            summary = next(
-                line
-                for line in Path(out.name).read_text().splitlines()
-                if line.startswith("summary:")
-            )
-            return int(summary.split()[1])
-
+    runner = Runner(valgrind, runtime.python, env)
     try:
-        print(
-            "\n== Cold start, instructions (millions), Python 3.13, the package handler/Makefile "
-            "builds, Stripe key from SSM (moto); each phase includes the ones above it"
-        )
-        modules = perf.run([*me, "modules", "ours", "0"], cwd=ROOT, env=env, capture_output=True)
-        env["BENCH_MODULES"] = modules.stdout.splitlines()[-1]
-        phases = [("bare", "interpreter and this script"), ("libraries", "the libraries imported")]
-        phases += [("imports", "and our modules: imported, nothing built")]
-        phases += [("ready", "ready (imported and built)"), ("first", "first response")]
-        counts: dict[tuple[str, str], int] = {}
-        rows = []
-        for phase, label in phases:
-            for app in ("ours", "naive"):
-                if phase in ("libraries", "imports") and app == "naive":
-                    continue  # the naive shape builds as it imports
-                if phase == "bare" and app == "naive":
-                    counts[phase, app] = counts[phase, "ours"]
-                    continue
-                counts[phase, app] = instructions(phase, app, "0")
-            naive = counts.get((phase, "naive"))
-            rows.append(
-                [
-                    label,
-                    f"{counts[phase, 'ours'] / 1e6:.0f}",
-                    f"{naive / 1e6:.0f}" if naive else "",
-                    f"{counts[phase, 'ours'] / naive:.2f}" if naive else "",
-                ]
-            )
-        print(perf.table(["phase", "ours", "naive", "ours/naive"], rows))
-        ours = {phase: counts[phase, "ours"] for phase, _ in phases}
-        total = ours["first"]
-        print("   where ours spends them (share of the first response's instructions):")
-        steps = [
-            ("interpreter", ours["bare"]),
-            ("the libraries' imports", ours["libraries"] - ours["bare"]),
-            ("our modules (pydantic models built)", ours["imports"] - ours["libraries"]),
-            ("build (settings, boto3 session, DynamoDB client)", ours["ready"] - ours["imports"]),
-            ("first request (key from SSM, Stripe client, two calls)", total - ours["ready"]),
-        ]
-        for name, count in steps:
-            print(f"   - {name}: {count / 1e6:.0f} M ({count / total:.0%})")
-
-        print(
-            f"\n== Warm request, upstream calls answered in memory: instructions per request "
-            f"(mean of {WARM_REQUESTS}), and its own wall time (p50 / p95 of {WALL_REQUESTS}, "
-            f"no valgrind) back to back and with a {WAIT_MS} ms wait in place of the calls"
-        )
-        rows = []
-        for app in ("ours", "naive"):
-            per_request = (
-                instructions("warm", app, str(WARM_REQUESTS)) - instructions("warm", app, "0")
-            ) / WARM_REQUESTS
-            walls = []
-            for wait_ms in (0, WAIT_MS):
-                command = [*me[:2], "--wall", app, str(WALL_REQUESTS), str(wait_ms)]
-                output = perf.run(command, cwd=ROOT, env=env, capture_output=True).stdout
-                wall = json.loads(output.splitlines()[-1])
-                walls.append(f"{wall['p50']:.2f} / {wall['p95']:.2f} ms")
-            rows.append([app, f"{per_request / 1e3:.0f} k", *walls])
-        print(perf.table(["app", "instructions", "back to back", f"after {WAIT_MS} ms"], rows))
+        if args.only == "first":
+            print(f"first response, ours: {runner.instructions('first', 'ours', '0') / 1e6:.0f} M")
+        if args.only in ("all", "cold"):
+            cold(runner)
+        if args.only in ("all", "warm"):
+            warm(runner)
     finally:
         upstreams.stdin.close()
         upstreams.wait(timeout=10)
@@ -251,4 +294,4 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["--wall"]:
         child_wall(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     else:
-        main()
+        main(sys.argv[1:])
