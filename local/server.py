@@ -25,6 +25,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.request
@@ -32,7 +33,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import boto3
@@ -123,8 +124,11 @@ class DevServer:
         seed: bool = True,
         dynamodb_port: int = 0,
         stripe_port: int = 0,
+        out: TextIO | None = None,
     ) -> None:
         self.user, self.email, self.seed = user, email, seed
+        # Where each request's line goes (default: stdout as it is when the line is printed).
+        self.out = out
         # Team billing: the organisation is the billing account, and only admins may open it.
         self.org, self.role = org, role
         self.customer_id: str | None = None
@@ -343,7 +347,7 @@ class DevServer:
         if problem:
             line += f" {problem}"
         with self._print_lock:
-            print(line, flush=True)
+            print(line, file=self.out or sys.stdout, flush=True)
 
     def page(self, host: str | None) -> bytes:
         """The demo page, its snippets pointed at the origin the browser is using."""
@@ -489,6 +493,9 @@ class _Handler(BaseHTTPRequestHandler):
             answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
         else:  # API Gateway's answer for a route it does not have
             answer = HttpResponse(404, [JSON], b'{"message":"Not Found"}')
+        # Printed before answering: once the client has its answer, nothing of this request is
+        # left running (a test's output capture may be torn down the moment it returns).
+        dev.print_request(self.command, path, answer, time.perf_counter() - started)
         self.send_response(answer.status)
         for name, value in answer.headers:
             self.send_header(name, value)
@@ -496,7 +503,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
-        dev.print_request(self.command, path, answer, time.perf_counter() - started)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
 

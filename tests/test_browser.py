@@ -3,6 +3,7 @@ local server: Billing lands on the portal; a hostile return_url shows the error.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -46,7 +47,9 @@ CHROMIUM_ARGS = [
 def server() -> Iterator[DevServer]:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("STRIPE_API_KEY", raising=False)  # the stand-in, whatever the shell has
-        with DevServer(port=0) as running:
+        # Its own sink for request lines: the browser may ask for more (a favicon) at any time,
+        # and a server thread must not print into a test's output capture as it is torn down.
+        with DevServer(port=0, out=io.StringIO()) as running:
             yield running
 
 

@@ -4,6 +4,7 @@ the organisation's portal. Its own module: each server here starts and stops its
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -18,7 +19,7 @@ def click_billing(org: str, role: str, tab: Page) -> tuple[DevServer, str]:
     """Sign in as a `role` of `org`, click Billing; the server and where the browser ended."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("STRIPE_API_KEY", raising=False)
-        with DevServer(port=0, user=f"{role}-1", org=org, role=role) as server:
+        with DevServer(port=0, user=f"{role}-1", org=org, role=role, out=io.StringIO()) as server:
             tab.goto(server.url)
             tab.get_by_role("button", name="Billing", exact=True).click()
             tab.wait_for_load_state()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -64,7 +65,9 @@ def stand_in(server: DevServer) -> FakeStripe:
 def server() -> Iterator[DevServer]:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("STRIPE_API_KEY", raising=False)  # the stand-in, whatever the shell has
-        with DevServer(port=0) as running:
+        # Its own sink for request lines, so that no server thread prints into the output
+        # capture of a test being torn down.
+        with DevServer(port=0, out=io.StringIO()) as running:
             yield running
 
 
@@ -113,6 +116,9 @@ class TestDemoServer:
         page_status, _, page = request(portal)
         assert page_status == 200
         assert f"<title>{PORTAL_PAGE_TITLE}</title>" in page.decode()
+        # The terminal's line for it, written before the answer went out.
+        assert isinstance(server.out, io.StringIO)
+        assert re.search(r"^POST /billing/portal 303 \d+ ms$", server.out.getvalue(), re.M)
 
     def test_fetch_in_json_mode_gets_the_portal_url(self, server: DevServer) -> None:
         body = json.dumps({"return_url": f"http://localhost:{server.port}/account"}).encode()
