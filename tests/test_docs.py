@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import markdown_lines
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 README_LIMIT = 10_240  # bytes
 
-FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 # [text](target) or [text](target "title"); images ![alt](target) are links to files too.
 LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -22,20 +23,8 @@ EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 
 
 def prose_lines(text: str) -> list[str]:
-    """The lines outside fenced code blocks (a fence closes with the same character, at least as
-    long as the one that opened it)."""
-    lines: list[str] = []
-    fence = ""
-    for line in text.splitlines():
-        match = FENCE.match(line)
-        if fence:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                fence = ""
-        elif match:
-            fence = match.group(1)
-        else:
-            lines.append(line)
-    return lines
+    """The lines outside fenced code blocks."""
+    return [line for line, fenced in markdown_lines(text) if not fenced]
 
 
 def slug(heading: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -118,7 +119,14 @@ class TestDemoServer:
         assert f"<title>{PORTAL_PAGE_TITLE}</title>" in page.decode()
         # The terminal's line for it, written before the answer went out.
         assert isinstance(server.out, io.StringIO)
-        assert re.search(r"^POST /billing/portal 303 \d+ ms$", server.out.getvalue(), re.M)
+        lines = server.out.getvalue().splitlines()
+        printed = [m.groupdict() for m in map(REQUEST_LINE.fullmatch, lines) if m]
+        assert printed[-1] == {
+            "method": "POST",
+            "path": "/billing/portal",
+            "status": "303",
+            "problem": None,
+        }
 
     def test_fetch_in_json_mode_gets_the_portal_url(self, server: DevServer) -> None:
         body = json.dumps({"return_url": f"http://localhost:{server.port}/account"}).encode()
@@ -195,6 +203,18 @@ def _start(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@contextlib.contextmanager
+def _serving(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """The server command line, running; killed at the end if the test did not stop it."""
+    proc = _start(env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def _environment(**changes: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
     return {**env, **changes}
@@ -210,16 +230,11 @@ def test_live_stripe_key_is_refused_with_a_clear_message() -> None:
 
 
 def test_sigterm_stops_the_server_cleanly() -> None:
-    proc = _start(_environment())
-    try:
+    with _serving(_environment()) as proc:
         url = _wait_for_url(proc)
         assert request(url)[0] == 200
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
     assert proc.returncode == 0
     assert out.rstrip().endswith("Stopped.")
@@ -372,8 +387,8 @@ def test_the_terminal_shows_one_short_line_per_request() -> None:
     key = "sk_test_terminal"
     with FakeStripe() as stripe_test_mode:
         stripe_test_mode.api_keys.add(key)
-        proc = _start(_environment(STRIPE_API_KEY=key, STRIPE_API_BASE=stripe_test_mode.url))
-        try:
+        env = _environment(STRIPE_API_KEY=key, STRIPE_API_BASE=stripe_test_mode.url)
+        with _serving(env) as proc:
             url = _wait_for_url(proc)
             assert request(url)[0] == 200
             assert request(f"{url}billing/portal", b"return_url=" + url.encode())[0] == 303
@@ -384,10 +399,6 @@ def test_the_terminal_shows_one_short_line_per_request() -> None:
             assert request(f"{url}billing/portal", b"return_url=" + url.encode())[0] == 500
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
 
     requests = [m.groupdict() for m in map(REQUEST_LINE.fullmatch, out.splitlines()) if m]
     assert [(r["method"], r["path"], r["status"], r["problem"]) for r in requests] == [

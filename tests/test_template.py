@@ -30,7 +30,7 @@ from billing_portal.web import cors
 from testing.events import event
 from testing.harness import ROOT, TEMPLATE, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
-from tests.conftest import Handler, build_handler, problem
+from tests.conftest import Handler, build_handler, markdown_lines, problem
 
 STACK = "billing-portal-prod"
 ACCOUNT = "123456789012"
@@ -620,24 +620,15 @@ CAMEL = r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+"
 WHOLE_CAMEL = re.compile(rf"^{CAMEL}$")
 ASSIGNED = re.compile(rf"(?<![\w-])({CAMEL})=")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def named_in(text: str) -> set[str]:
     """The parameter-like names in a markdown text: a whole code span such as `AuthMode`, and
     every `Name=` (a parameter override) in code spans and fenced blocks."""
     names: set[str] = set()
-    fence = ""
-    for line in text.splitlines():
-        match = FENCE.match(line)
-        if fence:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                fence = ""
-            else:
-                names.update(ASSIGNED.findall(line))
-            continue
-        if match:
-            fence = match.group(1)
+    for line, fenced in markdown_lines(text):
+        if fenced:
+            names.update(ASSIGNED.findall(line))
             continue
         for span in CODE_SPAN.finditer(line):
             code = span.group(2).strip()
