@@ -63,13 +63,13 @@ def child(phase: str, app: str, requests: int) -> None:
     `modules` prints what importing ours loads, its own modules left out."""
     if phase == "bare":
         return
-    sys.path.insert(0, str(ROOT / "bench"))
     import importlib
 
-    from perf import Context, _load
+    # Run as a script, so bench/ is first on the path: perf is importable as it is.
+    from perf import Context, _load, put_package_first
 
-    if phase in ("libraries", "imports", "modules"):  # as _load puts it, for the other phases
-        sys.path.insert(0, os.environ.get("BENCH_PACKAGE") or str(ROOT / "handler"))
+    if phase in ("libraries", "imports", "modules"):  # where _load imports from, for the others
+        put_package_first()
     if phase == "libraries":  # the modules "imports" loads, billing_portal's own left out
         for name in os.environ["BENCH_MODULES"].split(","):
             importlib.import_module(name)
@@ -115,8 +115,7 @@ def answer_in_memory(app: str, wait_s: float = 0.0) -> list[float]:
 def child_wall(app: str, requests: int, wait_ms: float) -> None:
     """Warm requests' own wall time (ms, p50 and p95): each request's time less the time spent
     in its upstream calls, which are answered in memory after wait_ms."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from perf import Context, _load
+    from perf import Context, _load  # a script: bench/ is first on the path
 
     module = _load(app)
     inside = answer_in_memory(app, wait_ms / 1000)
@@ -147,7 +146,7 @@ class Runner:
     def instructions(self, *args: str) -> int:
         import tempfile
 
-        from perf import run
+        from bench.perf import run
 
         with tempfile.NamedTemporaryFile(suffix=".cachegrind") as out:
             cachegrind = [
@@ -162,14 +161,14 @@ class Runner:
             return int(next(line for line in lines if line.startswith("summary:")).split()[1])
 
     def last_line(self, *args: str) -> str:
-        from perf import run
+        from bench.perf import run
 
         output = run([*self.command, *args], cwd=ROOT, env=self.env, capture_output=True).stdout
         return output.splitlines()[-1]
 
 
 def cold(runner: Runner) -> None:
-    from perf import table
+    from bench.perf import table
 
     print(
         "\n== Cold start, instructions (millions), Python 3.13, Stripe key from SSM (moto); each "
@@ -214,7 +213,7 @@ def cold(runner: Runner) -> None:
 
 
 def warm(runner: Runner) -> None:
-    from perf import table
+    from bench.perf import table
 
     print(
         f"\n== Warm request, upstream calls answered in memory: instructions per request "
@@ -238,8 +237,7 @@ def main(argv: list[str]) -> None:
     import shutil
     import tempfile
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    import perf
+    from bench import perf
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

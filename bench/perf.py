@@ -46,24 +46,8 @@ BENCH = ROOT / "bench"
 EVENT = ROOT / "events" / "home.json"
 # The module each child imports: ours is template.yaml's Handler's module.
 APPS = {"ours": "billing_portal.app", "naive": "naive_app"}
-USER = "demo-user"
 # Where the deployed function reads the Stripe key (template.yaml's StripeApiKeyParam default).
 KEY_PARAM = "/billing-portal/stripe-api-key"
-TABLE = "billing-portal-customers"
-# testing/harness.py DEMO_SETTINGS, plus no EC2 metadata lookups; repeated because the children
-# run in bare runtimes (package + boto3 only), where testing.harness (yaml) cannot be imported.
-SETTINGS = {
-    "CUSTOMERS_TABLE": TABLE,
-    "ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",
-    "DEFAULT_RETURN_URL": "https://app.example.com/account",
-    "STRIPE_API_KEY": "sk_test_fake",
-    "POWERTOOLS_SERVICE_NAME": "billing-portal",
-    "POWERTOOLS_METRICS_NAMESPACE": "BillingPortal",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 # What Lambda sets, so libraries take their Lambda paths: the X-Ray SDK samples locally instead of
 # building a botocore client at import, and Tracer is on (template.yaml: Tracing: Active) with
 # this request not sampled, as most are.
@@ -113,12 +97,17 @@ class Context:
         return self.remaining_ms
 
 
+def put_package_first() -> None:
+    """The deployment package first on the path when there is one (as Lambda puts /var/task
+    first), else handler/; then bench/, for the naive shape."""
+    sys.path[:0] = [os.environ.get("BENCH_PACKAGE") or str(HANDLER), str(BENCH)]
+
+
 def _load(app: str) -> Any:
-    """The app's module, from the deployment package when there is one (as Lambda puts
-    /var/task first on the path), else from handler/; the naive shape from bench/."""
+    """The app's module, from where put_package_first() points."""
     import importlib
 
-    sys.path[:0] = [os.environ.get("BENCH_PACKAGE") or str(HANDLER), str(BENCH)]
+    put_package_first()
     return importlib.import_module(APPS[app])
 
 
@@ -211,7 +200,7 @@ def serve() -> None:
     from moto.server import ThreadedMotoServer
 
     from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
-    from testing.harness import create_table, put_customer
+    from testing.harness import DEMO_TABLE, DEMO_USER, create_table, put_customer
 
     class KeepAliveProxy(BaseHTTPRequestHandler):
         """HTTP/1.1 keep-alive in front of moto's server, counting the connections it accepts.
@@ -262,14 +251,14 @@ def serve() -> None:
         aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
     )
     dynamodb = moto_client("dynamodb")
-    create_table(dynamodb, TABLE)
+    create_table(dynamodb, DEMO_TABLE)
     moto_client("ssm").put_parameter(Name=KEY_PARAM, Value=DEFAULT_API_KEY, Type="SecureString")
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveProxy)
     proxy.daemon_threads = True
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
     with FakeStripe() as fake:
-        put_customer(dynamodb, USER, fake.add_customer(email="demo@example.com"), TABLE)
+        put_customer(dynamodb, DEMO_USER, fake.add_customer(email="demo@example.com"), DEMO_TABLE)
         urls = {"dynamodb": proxy_url, "ssm": f"http://{host}:{port}", "stripe": fake.url}
         print(json.dumps(urls), flush=True)
         for line in sys.stdin:
@@ -399,11 +388,15 @@ def start_upstreams() -> subprocess.Popen[str]:
 
 
 def child_environment(urls: dict[str, str], key: str) -> dict[str, str]:
-    """A child's whole environment: the settings, Lambda's variables, the stand-ins' URLs, and
-    the Stripe key from SSM (key="ssm", as deployed) or from STRIPE_API_KEY (key="env")."""
+    """A child's whole environment: the demo settings (no EC2 metadata lookups), Lambda's
+    variables, the stand-ins' URLs, and the Stripe key from SSM (key="ssm", as deployed) or from
+    STRIPE_API_KEY (key="env")."""
+    from testing.harness import DEMO_SETTINGS  # the parent's venv only: children lack yaml
+
     env = {
         **{k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ},
-        **SETTINGS,
+        **DEMO_SETTINGS,
+        "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's /var/task is read-only
         **LAMBDA_ENVIRONMENT,
         "STRIPE_API_BASE": urls["stripe"],
