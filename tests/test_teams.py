@@ -242,3 +242,107 @@ def test_without_billing_roles_every_member_gets_in(
     response = build_handler()(event("home", claims=claims), LambdaContext())
 
     assert session_customer(fake_stripe, response) == team_customer
+
+
+# --- Roles match whole, read by where the claims came from -----------------------------------
+
+ADMIN_ROLE = "Admin"
+# (where the claims come from, BILLING_ROLE_CLAIM, its value): none of these holds the role
+# "Admin" whole, and every one of them passed while roles were split on any whitespace.
+ROLE_SPOOFS: list[tuple[str, str, Any]] = [
+    ("token", "roles", "Support Admin"),  # one role whose name has a space
+    ("token", "roles", "[Admin]"),  # brackets mean nothing in a verified token
+    ("token", "roles", "Support\u00a0Admin"),  # no-break space
+    ("token", "roles", "Support\x1cAdmin"),  # a separator str.split() also splits on
+    ("token", "scope", "openid\u2003Admin"),  # em space: scope splits on ASCII spaces only
+    ("authorizer", "roles", "Support Admin"),  # not the "[a b]" form: one role
+    ("authorizer", "roles", "[Support\u00a0Admin]"),
+    ("authorizer", "roles", "[Support\x1cAdmin]"),
+    ("authorizer", "scp", "openid\u2003Admin"),
+]
+# ... and these do hold it.
+ROLE_GRANTS: list[tuple[str, str, Any]] = [
+    ("token", "roles", ["Support Admin", "Admin"]),
+    ("token", "roles", "Admin"),
+    ("token", "scope", "openid  Admin"),
+    ("token", "scp", "Admin"),
+    ("authorizer", "roles", "[member Admin]"),  # API Gateway's text for ["member", "Admin"]
+    ("authorizer", "roles", "Admin"),
+    ("authorizer", "scope", "openid Admin"),
+]
+
+
+def role_click(
+    monkeypatch: pytest.MonkeyPatch, source: str, role_claim: str, value: Any
+) -> dict[str, Any]:
+    """One request of the demo user whose `role_claim` is `value`, gated on the role Admin."""
+    team_env(monkeypatch, "sub", role_claim, ADMIN_ROLE)
+    claims = {"sub": "demo-user", role_claim: value}
+    if source == "authorizer":
+        return build_handler()(event("home", claims=claims), LambdaContext())
+    with Issuer() as issuer:
+        monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
+        monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
+        monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
+        token = issuer.token(issuer.claims(**claims))
+        data = event("no-identity", headers={"authorization": f"Bearer {token}"})
+        response: dict[str, Any] = build_handler()(data, LambdaContext())
+    return response
+
+
+@pytest.mark.parametrize(("source", "role_claim", "value"), ROLE_SPOOFS)
+def test_a_role_matches_only_whole(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    customer: str,
+    fake_stripe: FakeStripe,
+    source: str,
+    role_claim: str,
+    value: Any,
+) -> None:
+    response = role_click(monkeypatch, source, role_claim, value)
+
+    assert response["statusCode"] == 403
+    assert problem(response)["type"].endswith("/forbidden-role")
+    assert fake_stripe.calls() == []
+
+
+@pytest.mark.parametrize(("source", "role_claim", "value"), ROLE_GRANTS)
+def test_a_role_held_whole_gets_in(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    customer: str,
+    fake_stripe: FakeStripe,
+    source: str,
+    role_claim: str,
+    value: Any,
+) -> None:
+    response = role_click(monkeypatch, source, role_claim, value)
+
+    assert session_customer(fake_stripe, response) == customer
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [
+        {"BILLING_ROLE_CLAIM": "role", "BILLING_ROLES": ","},  # names no role
+        {"BILLING_ROLE_CLAIM": "role", "BILLING_ROLES": " , ,"},
+        {"BILLING_ROLE_CLAIM": "role"},  # a claim and no roles
+    ],
+)
+def test_a_half_configured_gate_is_a_500_never_an_open_door(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    customer: str,
+    fake_stripe: FakeStripe,
+    gate: dict[str, str],
+) -> None:
+    for name, value in gate.items():
+        monkeypatch.setenv(name, value)
+    claims = {"sub": "demo-user", "role": "member"}
+
+    response = build_handler()(event("home", claims=claims), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("/server-misconfigured")
+    assert fake_stripe.calls() == []

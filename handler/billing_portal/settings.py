@@ -73,10 +73,19 @@ class Settings(BaseModel):
             return frozenset(parse_origin(item) for item in items)
         return items
 
-    @field_validator("auth_jwt_audience", "billing_roles", mode="before")
+    @field_validator("auth_jwt_audience", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("billing_roles", mode="before")
+    @classmethod
+    def _parse_roles(cls, value: object) -> object:
+        roles = _split_commas(value)
+        # "," would otherwise read as "no gate": a gate the operator meant to set, silently open.
+        if isinstance(value, str) and not roles:
+            raise ValueError("names no role (give comma-separated role names)")
+        return roles
 
     @model_validator(mode="after")
     def _check_together(self) -> Settings:
@@ -93,6 +102,8 @@ class Settings(BaseModel):
             raise ValueError("set STRIPE_API_KEY_PARAM (or STRIPE_API_KEY for local use)")
         if self.billing_roles and not self.billing_role_claim:
             raise ValueError("BILLING_ROLES needs BILLING_ROLE_CLAIM (the claim holding roles)")
+        if self.billing_role_claim and not self.billing_roles:
+            raise ValueError("BILLING_ROLE_CLAIM needs BILLING_ROLES (the roles that may enter)")
         return self
 
     @model_validator(mode="after")

@@ -35,21 +35,30 @@ def test_a_name_wins_else_a_dotted_path_is_followed(name: str, found: Any) -> No
 
 
 @pytest.mark.parametrize(
-    ("value", "listed"),
+    ("value", "name", "from_authorizer", "listed"),
     [
-        (["admin", "member"], ["admin", "member"]),
-        (["admin", 3, None], ["admin"]),
-        ("openid billing:manage", ["openid", "billing:manage"]),
-        ("[billing-admin member]", ["billing-admin", "member"]),  # API Gateway's array text
-        ("[]", []),
-        ("admin", ["admin"]),
-        ({"admin": True}, []),
-        (None, []),
-        (True, []),
+        (["admin", "member"], "roles", False, ["admin", "member"]),
+        (["admin", 3, None], "roles", False, ["admin"]),
+        (["Support Admin"], "roles", True, ["Support Admin"]),
+        ("openid billing:manage", "scope", False, ["openid", "billing:manage"]),
+        ("openid  billing:manage ", "scp", True, ["openid", "billing:manage"]),
+        ("openid\u00a0admin", "scope", False, ["openid\u00a0admin"]),  # ASCII spaces only
+        ("Support Admin", "roles", False, ["Support Admin"]),  # one role, whole
+        ("Support Admin", "roles", True, ["Support Admin"]),
+        ("[billing-admin member]", "roles", True, ["billing-admin", "member"]),  # API Gateway
+        ("[billing-admin member]", "roles", False, ["[billing-admin member]"]),  # a token's own
+        ("[a\u2003b]", "roles", True, ["a\u2003b"]),
+        ("[]", "roles", True, []),
+        ("admin", "roles", False, ["admin"]),
+        ({"admin": True}, "roles", False, []),
+        (None, "roles", True, []),
+        (True, "roles", False, []),
     ],
 )
-def test_claim_values_are_read_as_a_list_of_strings(value: Any, listed: list[str]) -> None:
-    assert values(value) == listed
+def test_claim_values_are_whole_and_split_only_where_the_source_says(
+    value: Any, name: str, from_authorizer: bool, listed: list[str]
+) -> None:
+    assert values(value, name, from_authorizer=from_authorizer) == listed
 
 
 def test_a_path_through_an_object_the_authorizer_flattened_is_recognised() -> None:

@@ -34,6 +34,9 @@ def test_empty_variables_count_as_unset() -> None:
         ({"PORTAL_CONFIGURATION_ID": "cus_123"}, "PORTAL_CONFIGURATION_ID"),
         ({"STRIPE_API_KEY": ""}, "STRIPE_API_KEY_PARAM"),
         ({"CREATE_MISSING_CUSTOMERS": "maybe"}, "CREATE_MISSING_CUSTOMERS"),
+        ({"BILLING_ROLES": "admin"}, "BILLING_ROLE_CLAIM"),
+        ({"BILLING_ROLE_CLAIM": "roles"}, "BILLING_ROLES"),
+        ({"BILLING_ROLE_CLAIM": "roles", "BILLING_ROLES": ","}, "BILLING_ROLES"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:

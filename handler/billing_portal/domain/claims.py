@@ -5,8 +5,9 @@ with dots that no claim has exactly is a path (`o.id`, `realm_access.roles`).
 
 API Gateway's HTTP API JWT authorizer hands the function every claim as a string: an array
 becomes `"[a b c]"` (space-separated, in brackets) and an object becomes Go's `"map[k:v ...]"`,
-which cannot be read back safely (a value may hold spaces or colons). Arrays are read back;
-a path through an object the authorizer flattened finds nothing, and the caller says so.
+which cannot be read back safely (a value may hold spaces or colons). Arrays are read back
+(so an item holding a space cannot be told from two items there); a path through an object the
+authorizer flattened finds nothing, and the caller says so.
 """
 
 from __future__ import annotations
@@ -35,13 +36,27 @@ def flattened_object(claims: dict[str, Any], name: str) -> bool:
     return name not in claims and isinstance(value, str) and value.startswith(FLATTENED_OBJECT)
 
 
-def values(value: Any) -> list[str]:
-    """A claim as a list of strings: a list's strings; a string split on whitespace (so `scope`
-    works), the authorizer's `"[a b]"` form unwrapped first; nothing for anything else."""
+# Claims that are space-separated lists by definition (OAuth 2.0 scope, RFC 8693 / Entra ID scp).
+SPACE_SEPARATED = frozenset({"scope", "scp"})
+
+
+def values(value: Any, name: str, *, from_authorizer: bool) -> list[str]:
+    """The claim `name` as a list of whole values, read by where it came from.
+
+    A list's strings are its values. A string is one value, except a `scope`/`scp` claim, and,
+    from API Gateway's authorizer only, its `"[a b]"` text for an array: those are split on the
+    ASCII space alone (never another Unicode space), so "Support Admin" is never "Admin".
+    """
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str)]
     if not isinstance(value, str):
         return []
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
-    return value.split()
+    if from_authorizer and value.startswith("[") and value.endswith("]"):
+        return _split_spaces(value[1:-1])
+    if name in SPACE_SEPARATED:
+        return _split_spaces(value)
+    return [value]
+
+
+def _split_spaces(text: str) -> list[str]:
+    return [part for part in text.split(" ") if part]

@@ -40,9 +40,13 @@ class User:
             raise InvalidToken(f"The token's '{key_claim}' is not verified ({flag}).")
         return cls(key=key, claims=claims)
 
-    def require_role(self, role_claim: str, allowed: frozenset[str]) -> None:
-        """ForbiddenRole (403) unless the `role_claim` claim holds one of `allowed`."""
-        if not allowed.intersection(values(claim(self.claims, role_claim))):
+    def require_role(
+        self, role_claim: str, allowed: frozenset[str], *, from_authorizer: bool
+    ) -> None:
+        """ForbiddenRole (403) unless the `role_claim` claim holds one of `allowed`, whole
+        (`from_authorizer`: the claims are API Gateway's text form, see domain/claims.py)."""
+        held = values(claim(self.claims, role_claim), role_claim, from_authorizer=from_authorizer)
+        if not allowed.intersection(held):
             raise ForbiddenRole("Only billing admins of this account may open its billing portal.")
 
     def pseudonym(self, salt: bytes) -> str:

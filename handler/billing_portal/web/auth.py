@@ -46,11 +46,16 @@ def identify(
     """The authenticated user, or Unauthenticated (401) / ForbiddenOrigin (403) /
     ForbiddenRole (403, when BILLING_ROLES is set and the user holds none of them)."""
     claims = _authorizer_claims(event)
+    from_authorizer = claims is not None
     if claims is None:
         claims = _verified_claims(event, settings, verifier)
     user = User.from_claims(claims, settings.user_id_claim)
     if settings.billing_roles:  # Settings refuses roles without the claim; "" would refuse all
-        user.require_role(settings.billing_role_claim or "", settings.billing_roles)
+        user.require_role(
+            settings.billing_role_claim or "",
+            settings.billing_roles,
+            from_authorizer=from_authorizer,
+        )
     return user
 
 
