@@ -10,36 +10,23 @@ domain in cookie mode, through the real handler.
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
-from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 
 from billing_portal.web import cors
+from testing.cfn import ACCOUNT, STACK, Stack, sam_template
 from testing.events import event
-from testing.harness import ROOT, TEMPLATE, LambdaContext
+from testing.harness import ROOT, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
 from tests.conftest import Handler, build_handler, markdown_lines, problem
 
-STACK = "billing-portal-prod"
-ACCOUNT = "123456789012"
-REQUIRED = {
-    "JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123",
-    "JwtAudience": "app-client",
-    "AllowedOrigins": "https://app.example.com",
-    "DefaultReturnUrl": "https://app.example.com/settings",
-}
 CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
 DOMAIN = {
     "ApiDomainName": "billing.example.com",
@@ -48,162 +35,6 @@ DOMAIN = {
 }
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:billing-portal/prod/stripe-Ab12Cd"
 KMS_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-# --- CloudFormation, played offline ---------------------------------------------------------
-
-NO_VALUE = object()
-PSEUDO = {
-    "AWS::Region": "us-east-1",
-    "AWS::AccountId": ACCOUNT,
-    "AWS::Partition": "aws",
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackName": STACK,
-    "AWS::StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/5b2c1e0a-0000",
-    "AWS::NoValue": NO_VALUE,
-}
-
-
-class _NoManagedPolicies:
-    """The template names no managed policies, so the transform never needs IAM's list."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-@cache
-def _sam() -> dict[str, Any]:
-    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
-    # `sam package` puts the built code in S3; the transform wants such a URI.
-    template["Resources"]["BillingPortalFunction"]["Properties"]["CodeUri"] = "s3://bucket/key.zip"
-    return template
-
-
-@cache
-def _expanded(params: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1"}):
-        return transform(copy.deepcopy(_sam()), dict(params), _NoManagedPolicies())
-
-
-class Stack:
-    """The expanded template as CloudFormation would create it with these parameter values:
-    conditions decided, resources whose condition is false left out, intrinsics resolved.
-    Another resource's Ref reads "<Name>", its GetAtt "<Name.Attribute>"."""
-
-    def __init__(self, **overrides: str) -> None:
-        self.template = _expanded(tuple(sorted({**REQUIRED, **overrides}.items())))
-        declared = self.template["Parameters"]
-        self.params: dict[str, Any] = {
-            name: overrides.get(name, REQUIRED.get(name, spec.get("Default")))
-            for name, spec in declared.items()
-        }
-        for name, spec in declared.items():
-            if spec["Type"] == "CommaDelimitedList":
-                self.params[name] = str(self.params[name]).split(",")
-        self._conditions: dict[str, bool] = {}
-        self.resources = {
-            name: self.resolve(spec)
-            for name, spec in self.template["Resources"].items()
-            if "Condition" not in spec or self.condition(spec["Condition"])
-        }
-        self.outputs = {
-            name: self.resolve(spec["Value"])
-            for name, spec in self.template.get("Outputs", {}).items()
-            if "Condition" not in spec or self.condition(spec["Condition"])
-        }
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = bool(self.resolve(self.template["Conditions"][name]))
-        return self._conditions[name]
-
-    def ref(self, name: str) -> Any:
-        if name in PSEUDO:
-            return PSEUDO[name]
-        if name in self.params:
-            return self.params[name]
-        return f"<{name}>"
-
-    def sub(self, text: str, names: dict[str, Any]) -> str:
-        def one(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in names:
-                return str(names[name])
-            if "." in name and name.split(".")[0] not in self.params:
-                return f"<{name}>"
-            return str(self.ref(name))
-
-        return re.sub(r"\$\{([^}]+)\}", one, text)
-
-    def resolve(self, value: Any) -> Any:  # one branch per intrinsic function
-        if isinstance(value, list):
-            items = [self.resolve(item) for item in value]
-            return [item for item in items if item is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            [(key, arg)] = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Condition":
-                return self.condition(arg)
-            if key == "Fn::If":
-                name, then, otherwise = arg
-                return self.resolve(then if self.condition(name) else otherwise)
-            if key == "Fn::Equals":
-                left, right = (self.resolve(item) for item in arg)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not self.resolve(arg[0])
-            if key == "Fn::And":
-                return all(self.resolve(item) for item in arg)
-            if key == "Fn::Or":
-                return any(self.resolve(item) for item in arg)
-            if key == "Fn::Sub":
-                text, names = (arg, {}) if isinstance(arg, str) else arg
-                return self.sub(text, {k: self.resolve(v) for k, v in names.items()})
-            if key == "Fn::Join":
-                separator, items = arg
-                return separator.join(str(item) for item in self.resolve(items))
-            if key == "Fn::Split":
-                separator, text = arg
-                return str(self.resolve(text)).split(separator)
-            if key == "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(index)]
-            if key == "Fn::GetAtt":
-                name, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return f"<{name}.{attribute}>"
-        resolved = {key: self.resolve(item) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
-
-    def rule_failures(self) -> list[str]:
-        """The Rules whose condition holds and whose assertions do not, as CloudFormation would
-        refuse the deploy."""
-        failures = []
-        for name, rule in self.template.get("Rules", {}).items():
-            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"]):
-                continue
-            if not all(self.resolve(item["Assert"]) for item in rule["Assertions"]):
-                failures.append(name)
-        return failures
-
-    # What the tests read.
-
-    def statements(self) -> list[dict[str, Any]]:
-        role = self.resources["BillingPortalFunctionRole"]["Properties"]
-        return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
-
-    def statement(self, sid: str) -> dict[str, Any]:
-        [found] = [s for s in self.statements() if s.get("Sid") == sid]
-        return found
-
-    def environment(self) -> dict[str, str]:
-        function = self.resources["BillingPortalFunction"]["Properties"]
-        variables: dict[str, str] = function["Environment"]["Variables"]
-        return variables
 
 
 # --- One version ------------------------------------------------------------------------------
@@ -215,14 +46,14 @@ def _project_version() -> str:
 
 
 def test_the_template_publishes_the_projects_one_version() -> None:
-    application = _sam()["Metadata"]["AWS::ServerlessRepo::Application"]
+    application = sam_template()["Metadata"]["AWS::ServerlessRepo::Application"]
 
     assert application["SemanticVersion"] == _project_version()
     assert re.fullmatch(r"\d+\.\d+\.\d+", _project_version())
 
 
 def test_the_changelog_and_licence_ship_with_that_version() -> None:
-    application = _sam()["Metadata"]["AWS::ServerlessRepo::Application"]
+    application = sam_template()["Metadata"]["AWS::ServerlessRepo::Application"]
     changelog = (ROOT / "CHANGELOG.md").read_text()
 
     assert re.search(rf"^## \[?{re.escape(_project_version())}\]?", changelog, re.MULTILINE)
@@ -242,7 +73,7 @@ def _make_variables() -> dict[str, str]:
 
 
 def test_the_build_makes_wheels_and_bytecode_for_the_templates_runtime_and_architecture() -> None:
-    function = _sam()["Resources"]["BillingPortalFunction"]["Properties"]
+    function = sam_template()["Resources"]["BillingPortalFunction"]["Properties"]
     make = _make_variables()
     [architecture] = function["Architectures"]
 
@@ -291,7 +122,7 @@ def test_each_environment_has_its_own_profile_region_and_stripe_key() -> None:
 def test_dev_never_reads_the_live_key_by_default() -> None:
     config = _samconfig()
     dev, prod = _overrides(config["default"]), _overrides(config["prod"])
-    default = _sam()["Parameters"]["StripeApiKeyParam"]["Default"]
+    default = sam_template()["Parameters"]["StripeApiKeyParam"]["Default"]
 
     assert dev["StripeApiKeyParam"] != prod["StripeApiKeyParam"]
     assert default not in (dev["StripeApiKeyParam"], prod["StripeApiKeyParam"])
@@ -416,7 +247,7 @@ def test_no_statement_grants_a_wildcard_resource_or_action(overrides: dict[str, 
     ],
 )
 def test_the_secret_parameter_takes_a_name_or_a_full_arn(value: str, accepted: bool) -> None:
-    pattern = _sam()["Parameters"]["StripeApiKeySecret"]["AllowedPattern"]
+    pattern = sam_template()["Parameters"]["StripeApiKeySecret"]["AllowedPattern"]
 
     assert bool(re.fullmatch(pattern, value)) is accepted
 
@@ -639,7 +470,7 @@ def named_in(text: str) -> set[str]:
 
 
 def _template_names() -> set[str]:
-    template = _sam()
+    template = sam_template()
     return {
         name
         for part in ("Parameters", "Resources", "Outputs", "Conditions", "Rules")
@@ -662,7 +493,7 @@ def test_every_parameter_the_docs_name_is_in_the_template(path: Path) -> None:
 def test_every_template_parameter_is_documented() -> None:
     named = set().union(*(named_in(path.read_text(encoding="utf-8")) for path in DOCS))
 
-    assert set(_sam()["Parameters"]) - named == set()
+    assert set(sam_template()["Parameters"]) - named == set()
 
 
 def test_the_docs_check_catches_a_misspelled_parameter() -> None:

@@ -1,0 +1,109 @@
+"""A deploy reaches traffic: the API invokes the alias "live", and SAM moves it only by publishing
+a new version, whose logical id hashes the function's code and the literal text of its
+Environment, MemorySize and SnapStart. Expanded as CloudFormation runs it (AWS::LanguageExtensions,
+then SAM), each settings change must yield a new version id, and an unchanged deploy the same one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from testing.cfn import Stack, sam_template
+
+# What the function's configuration reads from the parameters, one change each.
+CHANGES = {
+    "a role gate": {"BillingRoleClaim": "roles", "BillingRoles": "billing-admin"},
+    "narrower origins": {"AllowedOrigins": "https://app.example.com"},
+    "wider origins": {"AllowedOrigins": "https://app.example.com,https://admin.example.com"},
+    "memory": {"MemorySize": "1769"},
+    "SnapStart": {"SnapStart": "enabled"},
+    "the key in Secrets Manager": {"StripeApiKeySecret": "billing-portal/prod/stripe"},
+    "a renamed key parameter": {"StripeApiKeyParam": "/billing-portal/prod/other"},
+    "a restored table": {"ExistingCustomersTable": "billing-portal-restored"},
+    "in-function auth": {"AuthMode": "function"},
+    "customer creation": {"CreateMissingCustomers": "true"},
+}
+BASE = {"AllowedOrigins": "https://app.example.com,https://billing.example.com"}
+
+
+def version_id(**overrides: str) -> str:
+    resources = Stack(**{**BASE, **overrides}).template["Resources"]
+    [version] = [name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Version"]
+    return version
+
+
+def test_two_identical_deploys_publish_no_new_version() -> None:
+    assert version_id() == version_id()
+    assert version_id(**CHANGES["a role gate"]) == version_id(**CHANGES["a role gate"])
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
+def test_a_deploy_that_changes_only_settings_publishes_a_version_the_alias_moves_to(
+    change: str,
+) -> None:
+    before, after = version_id(), version_id(**CHANGES[change])
+    assert before != after
+    stack = Stack(**{**BASE, **CHANGES[change]})
+    alias = stack.resources["BillingPortalFunctionAliaslive"]["Properties"]
+    assert alias["FunctionVersion"] == f"<{after}.Version>"
+
+
+def test_the_live_version_carries_the_parameters_it_was_deployed_with() -> None:
+    stack = Stack(**CHANGES["a role gate"])
+    deployed = json.loads(stack.environment()["STACK_PARAMETERS"])
+    assert deployed["BillingRoles"] == "billing-admin"
+    assert deployed["BillingRoleClaim"] == "roles"
+    assert deployed["MemorySize"] == "1024"
+    assert deployed["JwtAudience"] == ["app-client"]
+
+
+# --- Every parameter the configuration reads is in STACK_PARAMETERS --------------------------
+
+VERSIONED = ("Environment", "MemorySize", "SnapStart")
+
+
+def parameters_read(value: Any, template: dict[str, Any]) -> set[str]:
+    """The parameters a piece of template depends on: Refs, ${Names} in Subs, and those behind
+    the conditions of its Fn::Ifs."""
+    names: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            names |= parameters_read(item, template)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and arg in template["Parameters"]:
+                names.add(arg)
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found = re.findall(r"\$\{([^}!.]+)\}", text)
+                names |= {name for name in found if name in template["Parameters"]}
+                names |= parameters_read(arg[1:] if isinstance(arg, list) else [], template)
+            elif key in ("Fn::If", "Condition"):
+                condition = arg[0] if key == "Fn::If" else arg
+                names |= parameters_read(template["Conditions"][condition], template)
+                names |= parameters_read(arg[1:] if key == "Fn::If" else [], template)
+            else:
+                names |= parameters_read(arg, template)
+    return names
+
+
+def test_every_parameter_the_configuration_reads_is_in_stack_parameters() -> None:
+    template = sam_template()
+    function = template["Resources"]["BillingPortalFunction"]["Properties"]
+    variables = dict(function["Environment"]["Variables"])
+    listed = set(variables.pop("STACK_PARAMETERS")["Fn::ToJsonString"])
+    read = parameters_read({"Variables": variables}, template)
+    read |= parameters_read([function[key] for key in VERSIONED[1:]], template)
+    assert read - listed == set(), "add these to STACK_PARAMETERS in template.yaml"
+    assert listed - read == set(), "STACK_PARAMETERS lists parameters the function never reads"
+
+
+def test_the_check_above_sees_a_parameter_behind_a_condition() -> None:
+    template = sam_template()
+    variables = template["Resources"]["BillingPortalFunction"]["Properties"]["Environment"]
+    read = parameters_read(variables["Variables"]["AUTH_JWT_ISSUER"], template)
+    assert read == {"AuthMode", "JwtIssuer"}
