@@ -1,0 +1,202 @@
+"""The documented deploy command (tools.deploy): every parameter given, then the post-deploy check
+that the alias `live` runs what was just deployed, against moto's CloudFormation and Lambda."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from samcli.cli.types import CfnParameterOverridesType
+
+from tools import deploy, samconfig
+
+STACK = "billing-portal-dev"  # samconfig.toml's [default]
+FUNCTION_TEMPLATE = {
+    "Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+        "BillingPortalFunction": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": "python3.13",
+                "Handler": "billing_portal.app.lambda_handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"ZipFile": "def lambda_handler(event, context):\n    return {}\n"},
+                "MemorySize": 1024,
+            },
+        },
+    }
+}
+
+
+@pytest.fixture
+def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto behind the profiles samconfig.toml names."""
+    profiles = "".join(
+        f"[profile {name}]\nregion = us-east-1\naws_access_key_id = testing\n"
+        "aws_secret_access_key = testing\n"
+        for name in ("billing-portal-dev", "billing-portal-prod")
+    )
+    (tmp_path / "config").write_text(profiles)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield
+
+
+class Deployed:
+    """The stack as CloudFormation leaves it: the function ($LATEST) updated to the template,
+    and the alias `live` on whichever version SAM published."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        session = boto3.session.Session(profile_name="billing-portal-dev")
+        self.cloudformation = session.client("cloudformation")
+        self.lambda_ = session.client("lambda")
+        self.cloudformation.create_stack(
+            StackName=STACK, TemplateBody=json.dumps(FUNCTION_TEMPLATE)
+        )
+        self.name = deploy.function_name(self.cloudformation, STACK)
+        self.update(values)
+        version = self.lambda_.publish_version(FunctionName=self.name)["Version"]
+        self.lambda_.create_alias(FunctionName=self.name, Name="live", FunctionVersion=version)
+
+    def update(self, values: dict[str, str], *, publish: bool = False) -> None:
+        """What a deploy does to the function; with `publish`, what SAM does when the version's
+        logical id changed."""
+        variables = {
+            "ALLOWED_ORIGINS": values["AllowedOrigins"],
+            "BILLING_ROLES": values["BillingRoles"],
+            "STACK_PARAMETERS": json.dumps({**values, "JwtAudience": [values["JwtAudience"]]}),
+        }
+        self.lambda_.update_function_configuration(
+            FunctionName=self.name,
+            Environment={"Variables": variables},
+            MemorySize=int(values["MemorySize"]),
+        )
+        if publish:
+            version = self.lambda_.publish_version(FunctionName=self.name)["Version"]
+            self.lambda_.update_alias(FunctionName=self.name, Name="live", FunctionVersion=version)
+
+
+def values(env: str = "default", **overrides: str) -> dict[str, str]:
+    return deploy.deploy_parameters(samconfig.load(env), overrides, deploy.template_parameters())
+
+
+# --- Every parameter given ------------------------------------------------------------------
+
+
+def test_every_template_parameter_is_given_so_none_keeps_a_stale_value() -> None:
+    given = values(BillingRoles="billing-admin", BillingRoleClaim="roles")
+    assert set(given) == set(deploy.template_parameters())
+    assert given["AllowedOrigins"] == "http://localhost:3000,https://app.dev.example.com"
+    assert given["BillingRoles"] == "billing-admin"
+    assert given["ErrorRedirectUrl"] == ""  # the template's default, not the stack's last value
+    assert given["MemorySize"] == "1024"
+
+
+def test_sam_reads_the_parameter_file_exactly_as_given(tmp_path: Path) -> None:
+    given = values(ErrorRedirectUrl="", AllowedOrigins="https://a.example,https://b.example")
+    command = deploy.sam_deploy_command(samconfig.load("prod"), given, tmp_path)
+    assert command[3:6] == ["deploy", "--config-env", "prod"]
+    [file] = [arg for arg in command if arg.startswith("file://")]
+    # The SAM CLI's own parser of --parameter-overrides.
+    assert CfnParameterOverridesType().convert((file,), None, None) == given
+
+
+def test_an_unknown_or_missing_parameter_is_one_plain_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deploy.main(["--check-only", "BilingRoles=admin"]) == 2
+    assert capsys.readouterr().err == "tools.deploy: not a template parameter: BilingRoles\n"
+    config = tmp_path / "samconfig.toml"
+    config.write_text('[x.global.parameters]\nstack_name = "s"\n')
+    with pytest.raises(deploy.DeployError, match="JwtIssuer has no value"):
+        deploy.deploy_parameters(samconfig.load("x", config), {}, deploy.template_parameters())
+
+
+# --- The post-deploy check ------------------------------------------------------------------
+
+
+def test_a_live_alias_on_the_version_just_deployed_passes(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = Deployed(values())
+    stack.update(values(BillingRoleClaim="roles", BillingRoles="billing-admin"), publish=True)
+    code = deploy.main(["--check-only", "BillingRoleClaim=roles", "BillingRoles=billing-admin"])
+    assert (code, capsys.readouterr().out) == (
+        0,
+        "billing-portal-dev: 'live' is version 2, as deployed\n",
+    )
+
+
+def test_settings_that_never_reached_the_alias_are_named_and_fail_the_deploy(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = Deployed(values())
+    # The defect: the function changed, but no version was published for the alias.
+    stack.update(values(BillingRoles="billing-admin", MemorySize="1769"))
+    assert deploy.main(["--check-only", "BillingRoles=billing-admin", "MemorySize=1769"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "billing-portal-dev: the alias 'live' does not run what was deployed:"
+    assert "  MemorySize: live 1024, deployed 1769" in out
+    assert "  BILLING_ROLES: live '', deployed 'billing-admin'" in out
+    assert "  parameter BillingRoles: live '', samconfig.toml 'billing-admin'" in out
+
+
+def test_a_stack_deployed_with_other_parameters_than_samconfig_says_fails(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Deployed(values(AllowedOrigins="https://old.example.com,https://app.dev.example.com"))
+    assert deploy.main(["--check-only"]) == 1
+    assert (
+        "  parameter AllowedOrigins: live 'https://old.example.com,https://app.dev.example.com', "
+        "samconfig.toml 'http://localhost:3000,https://app.dev.example.com'"
+    ) in capsys.readouterr().out.splitlines()
+
+
+def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_prunes(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = Deployed(values())
+    for _ in range(3):  # earlier deploys
+        stack.update(values(), publish=True)
+    commands: list[list[str]] = []
+
+    def sam(command: list[str]) -> None:
+        """The SAM CLI, which cannot reach AWS here: CloudFormation's part is played on moto."""
+        commands.append(command)
+        if command[3] == "deploy":
+            file = command[-1].removeprefix("file://")
+            stack.update(yaml.safe_load(Path(file).read_text()), publish=True)
+
+    monkeypatch.setattr(deploy, "run", sam)
+    assert deploy.main(["BillingRoleClaim=roles", "BillingRoles=billing-admin"]) == 0
+    assert [c[3:6] for c in commands] == [
+        ["build", "--config-env", "default"],
+        ["deploy", "--config-env", "default"],
+    ]
+    assert capsys.readouterr().out.splitlines() == [
+        "billing-portal-dev: 'live' is version 5, as deployed",
+        "stack policy set; old versions deleted: 1, 2, 3",
+    ]
+    policy = json.loads(stack.cloudformation.get_stack_policy(StackName=STACK)["StackPolicyBody"])
+    assert {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["Update:Replace", "Update:Delete"],
+        "Resource": "LogicalResourceId/CustomersTable",
+    } in policy["Statement"]
+    versions = stack.lambda_.list_versions_by_function(FunctionName=stack.name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "4", "5"]
+
+
+def test_aws_refusing_is_one_plain_line(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy.main(["--check-only"]) == 2  # no such stack
+    err = capsys.readouterr().err
+    assert err.startswith("tools.deploy: AWS said: ") and "Traceback" not in err

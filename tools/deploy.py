@@ -1,0 +1,230 @@
+"""Deploy one environment so that it does what the template and samconfig.toml say, then prove it.
+
+    uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [Key=Value ...]
+
+1. `sam build`, then `sam deploy --config-env ENV` with *every* template parameter given
+   (samconfig.toml's parameter_overrides, then Key=Value from the command line, then the
+   template's defaults): a parameter left out would silently keep its previous value.
+2. The check: the version behind the alias `live` (what the API invokes) must have the
+   configuration just deployed to the function (environment, memory, SnapStart, code), and the
+   parameters it was deployed with (STACK_PARAMETERS) must be the ones given. Else it names each
+   setting that differs and exits 1.
+3. The stack policy that keeps CloudFormation from replacing or deleting the customers table,
+   and old versions pruned (each costs a SnapStart snapshot): the live one and the one before it
+   (to roll back to) stay.
+
+AWS credentials come from the environment's profile in samconfig.toml (or the usual AWS settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tools import samconfig
+
+ROOT = samconfig.SAMCONFIG.parent
+ALIAS = "live"
+FUNCTION = "BillingPortalFunction"
+# Compared between the alias's version and the function as just deployed ($LATEST).
+SETTINGS = ("Runtime", "Handler", "Architectures", "MemorySize", "Timeout", "CodeSha256")
+# The customers table maps users to Stripe customers: an update must never replace or delete it
+# (a changed key schema would, leaving every user without their customer).
+STACK_POLICY = {
+    "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["Update:Replace", "Update:Delete"],
+            "Resource": "LogicalResourceId/CustomersTable",
+        },
+    ]
+}
+
+
+class DeployError(Exception):
+    """One plain line for the user."""
+
+
+def template_parameters(template: Path = ROOT / "template.yaml") -> dict[str, dict[str, Any]]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # Intrinsics (!Ref, !Sub) only appear outside Parameters; read them as plain values.
+    Loader.add_multi_constructor("!", lambda _loader, _tag, _node: None)
+    with template.open() as file:
+        parameters: dict[str, dict[str, Any]] = yaml.load(file, Loader=Loader)["Parameters"]  # noqa: S506
+    return parameters
+
+
+def deploy_parameters(
+    env: samconfig.Environment, overrides: dict[str, str], declared: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """Every declared parameter's value for this deploy; an unknown or missing one is an error."""
+    given = {**env.parameters, **overrides}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise DeployError(f"not a template parameter: {', '.join(unknown)}")
+    values = {}
+    for name, spec in declared.items():
+        if name in given:
+            values[name] = given[name]
+        elif "Default" in spec:
+            values[name] = str(spec["Default"])
+        else:
+            raise DeployError(
+                f"{name} has no value: set it in samconfig.toml's [{env.name}] parameter_overrides"
+            )
+    return values
+
+
+def sam_deploy_command(
+    env: samconfig.Environment, values: dict[str, str], folder: Path
+) -> list[str]:
+    """`sam deploy` with the values in a YAML file: on its command line SAM refuses an empty
+    value (`ErrorRedirectUrl=`), which is how a parameter is switched off."""
+    overrides = folder / "parameters.yaml"
+    overrides.write_text(yaml.safe_dump(values))
+    return [
+        *[sys.executable, "-m", "samcli", "deploy", "--config-env", env.name],
+        *["--parameter-overrides", f"file://{overrides}"],
+    ]
+
+
+def differences(live: dict[str, Any], deployed: dict[str, Any]) -> list[str]:
+    """Each setting in which the alias's version differs from the function as deployed."""
+    found = [
+        f"{name}: live {live.get(name)!r}, deployed {deployed.get(name)!r}"
+        for name in SETTINGS
+        if live.get(name) != deployed.get(name)
+    ]
+    snapstart = [c.get("SnapStart", {}).get("ApplyOn", "None") for c in (live, deployed)]
+    if snapstart[0] != snapstart[1]:
+        found.append(f"SnapStart: live {snapstart[0]!r}, deployed {snapstart[1]!r}")
+    live_env, deployed_env = (variables(c) for c in (live, deployed))
+    for name in sorted(set(live_env) | set(deployed_env)):
+        if name == "STACK_PARAMETERS":
+            continue  # compared parameter by parameter below
+        if live_env.get(name) != deployed_env.get(name):
+            found.append(
+                f"{name}: live {live_env.get(name)!r}, deployed {deployed_env.get(name)!r}"
+            )
+    return found
+
+
+def parameter_differences(live: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """Each parameter the live version was deployed with that is not the value given now."""
+    raw = variables(live).get("STACK_PARAMETERS")
+    if raw is None:
+        return ["STACK_PARAMETERS: the live version has none (deployed by an older template)"]
+    deployed = json.loads(raw)
+    found = []
+    for name, value in sorted(deployed.items()):
+        value = ",".join(value) if isinstance(value, list) else str(value)
+        if name in values and value != values[name]:
+            found.append(f"parameter {name}: live {value!r}, samconfig.toml {values[name]!r}")
+    return found
+
+
+def variables(configuration: dict[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = configuration.get("Environment", {}).get("Variables", {})
+    return found
+
+
+def check(lambda_client: Any, function: str, values: dict[str, str]) -> list[str]:
+    """What differs between the alias `live` and what was just deployed; empty when nothing."""
+    live = lambda_client.get_function_configuration(FunctionName=function, Qualifier=ALIAS)
+    deployed = lambda_client.get_function_configuration(FunctionName=function)
+    return differences(live, deployed) + parameter_differences(live, values)
+
+
+def prune(lambda_client: Any, function: str, keep_before_live: int = 1) -> list[str]:
+    """Delete published versions older than the live one's predecessors; the versions deleted."""
+    live = int(lambda_client.get_alias(FunctionName=function, Name=ALIAS)["FunctionVersion"])
+    pages = lambda_client.get_paginator("list_versions_by_function").paginate(FunctionName=function)
+    numbers = sorted(
+        int(v["Version"]) for page in pages for v in page["Versions"] if v["Version"].isdigit()
+    )
+    older = [n for n in numbers if n < live]
+    doomed = older[: max(len(older) - keep_before_live, 0)]
+    for number in doomed:
+        lambda_client.delete_function(FunctionName=function, Qualifier=str(number))
+    return [str(n) for n in doomed]
+
+
+def function_name(cloudformation: Any, stack: str) -> str:
+    resource = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=FUNCTION)
+    name: str = resource["StackResourceDetail"]["PhysicalResourceId"]
+    return name
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.deploy", description=(__doc__ or "").splitlines()[0]
+    )
+    parser.add_argument("--env", default="default", help="samconfig.toml environment (default)")
+    parser.add_argument("--no-build", action="store_true", help="deploy the last `sam build`")
+    parser.add_argument(
+        "--check-only", action="store_true", help="only check the deployed stack; change nothing"
+    )
+    parser.add_argument("overrides", nargs="*", metavar="Key=Value", help="parameter overrides")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        env = samconfig.load(args.env)
+        overrides = samconfig.parse_overrides(args.overrides)
+        values = deploy_parameters(env, overrides, template_parameters())
+        if not args.check_only:
+            if not args.no_build:
+                run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
+            with tempfile.TemporaryDirectory() as folder:
+                run(sam_deploy_command(env, values, Path(folder)))
+        session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
+        cloudformation = session.client("cloudformation")
+        lambda_client = session.client("lambda")
+        function = function_name(cloudformation, env.stack_name)
+        found = check(lambda_client, function, values)
+        if found:
+            print(f"{env.stack_name}: the alias '{ALIAS}' does not run what was deployed:")
+            print("\n".join(f"  {line}" for line in found))
+            return 1
+        live = lambda_client.get_alias(FunctionName=function, Name=ALIAS)["FunctionVersion"]
+        print(f"{env.stack_name}: '{ALIAS}' is version {live}, as deployed")
+        if not args.check_only:
+            policy = json.dumps(STACK_POLICY)
+            cloudformation.set_stack_policy(StackName=env.stack_name, StackPolicyBody=policy)
+            pruned = prune(lambda_client, function)
+            print(f"stack policy set; old versions deleted: {', '.join(pruned) or 'none'}")
+    except (samconfig.ConfigError, DeployError) as exc:
+        print(f"tools.deploy: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"tools.deploy: AWS said: {exc}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"tools.deploy: `sam {exc.cmd[3]}` failed (exit {exc.returncode})", file=sys.stderr)
+        return exc.returncode
+    return 0
+
+
+def run(command: list[str]) -> None:
+    print("+ sam " + " ".join(command[3:]), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)  # noqa: S603 - our own argv, no shell
+
+
+if __name__ == "__main__":
+    sys.exit(main())
