@@ -18,6 +18,7 @@ import pytest
 from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.harness import DEMO_TABLE, LambdaContext
+from testing.jwks_server import ISSUER, Issuer
 from tests.conftest import Invoke, build_handler, problem
 from tests.test_faults import metrics_emitted
 
@@ -65,6 +66,140 @@ def test_a_verified_email_key_reaches_its_customer(
     response = email_keyed(event("home", claims=claims), LambdaContext())
 
     assert response["statusCode"] == 303
+
+
+# A key the user can edit, under another name: its own "<name>_verified" claim decides when the
+# claims hold one, else email_verified / phone_number_verified. (USER_ID_CLAIM, claims): each
+# would reach the victim's customer, keyed "victim@example.com", if the key were taken as is.
+EDITABLE_KEYS: list[tuple[str, dict[str, Any]]] = [
+    ("https://example.com/email", {"https://example.com/email": "victim@example.com"}),
+    (
+        "https://example.com/email",
+        {"https://example.com/email": "victim@example.com", "email_verified": False},
+    ),
+    (
+        "https://example.com/email",  # its own claim wins over email_verified
+        {
+            "https://example.com/email": "victim@example.com",
+            "https://example.com/email_verified": False,
+            "email_verified": True,
+        },
+    ),
+    ("user.email", {"user": {"email": "victim@example.com", "email_verified": "false"}}),
+    ("user.email", {"user": {"email": "victim@example.com"}, "email_verified": False}),
+    ("Email", {"Email": "victim@example.com", "email_verified": False}),
+    ("phone_number", {"phone_number": "victim@example.com", "phone_number_verified": False}),
+    (
+        "https://example.com/phone_number",
+        {"https://example.com/phone_number": "victim@example.com"},
+    ),
+]
+VERIFIED_KEYS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "https://example.com/email",
+        {"https://example.com/email": "victim@example.com", "email_verified": True},
+    ),
+    (
+        "https://example.com/email",
+        {
+            "https://example.com/email": "victim@example.com",
+            "https://example.com/email_verified": "true",
+        },
+    ),
+    ("user.email", {"user": {"email": "victim@example.com", "email_verified": True}}),
+    ("phone_number", {"phone_number": "victim@example.com", "phone_number_verified": True}),
+]
+
+
+def victim_click(
+    monkeypatch: pytest.MonkeyPatch,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    key_claim: str,
+    claims: dict[str, Any],
+) -> dict[str, Any]:
+    """A click keyed by `key_claim`, with a verified token, where the victim has a customer."""
+    customer = fake_stripe.add_customer()
+    dynamodb.put_item(
+        TableName=DEMO_TABLE,
+        Item={"user_id": {"S": "victim@example.com"}, "stripe_customer_id": {"S": customer}},
+    )
+    monkeypatch.setenv("USER_ID_CLAIM", key_claim)
+    with Issuer() as issuer:
+        monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
+        monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
+        monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
+        token = issuer.token(issuer.claims(sub="attacker", **claims))
+        data = event("no-identity", headers={"authorization": f"Bearer {token}"})
+        response: dict[str, Any] = build_handler()(data, LambdaContext())
+    return response
+
+
+@pytest.mark.parametrize(("key_claim", "claims"), EDITABLE_KEYS)
+def test_a_key_the_user_can_edit_under_any_name_needs_its_own_proof(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    key_claim: str,
+    claims: dict[str, Any],
+) -> None:
+    response = victim_click(monkeypatch, dynamodb, fake_stripe, key_claim, claims)
+
+    assert response["statusCode"] == 401
+    assert "not verified" in problem(response)["detail"]
+    assert fake_stripe.calls("POST", SESSIONS) == []
+
+
+@pytest.mark.parametrize(("key_claim", "claims"), VERIFIED_KEYS)
+def test_a_verified_key_under_any_name_reaches_its_customer(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    key_claim: str,
+    claims: dict[str, Any],
+) -> None:
+    response = victim_click(monkeypatch, dynamodb, fake_stripe, key_claim, claims)
+
+    assert response["statusCode"] == 303
+
+
+# Keys no table or Stripe metadata can hold (Stripe: 500 characters; DynamoDB: 2048 bytes).
+ODD_KEYS = {
+    "2049 bytes": "é" * 1024 + "x",
+    "501 characters": "u" * 501,
+    "a lone surrogate": "user-\ud800",
+    "a NUL": "user\x00-1",
+    "a newline": "user-1\n",
+    "a DEL": "user-\x7f",
+    "a C1 control": "user-\x85",
+}
+
+
+@pytest.mark.parametrize("kind", list(ODD_KEYS))
+def test_an_odd_user_key_is_a_401_before_any_call(
+    creating: Any,
+    session: Any,
+    dynamodb_calls: list[str],
+    fake_stripe: FakeStripe,
+    kind: str,
+) -> None:
+    handler = build_handler(session=session)
+
+    response = handler(event("home", claims={"sub": ODD_KEYS[kind]}), LambdaContext())
+
+    assert response["statusCode"] == 401
+    assert problem(response)["type"].endswith("/unauthenticated")
+    assert (dynamodb_calls, fake_stripe.calls()) == ([], [])
+
+
+def test_a_key_of_500_characters_is_still_a_user(creating: Any, fake_stripe: FakeStripe) -> None:
+    response = creating(event("home", claims={"sub": "u" * 500}), LambdaContext())
+
+    assert response["statusCode"] == 303
+    [customer] = fake_stripe.customers.values()
+    assert customer["metadata"]["user_key"] == "u" * 500
 
 
 # --- 2, 3. bodies ---------------------------------------------------------------------------
@@ -231,6 +366,25 @@ def test_a_profile_stripe_would_refuse_still_gets_its_first_click_through(
     [customer] = fake_stripe.customers.values()
     assert (customer["name"], customer["email"]) == (name, email)
     assert [m["name"] for m in metrics_emitted(capfd)] == ["PortalSessionCreated"]
+
+
+@pytest.mark.parametrize(
+    ("verified", "copied"),
+    [(None, True), (True, True), ("true", True), (False, False), ("false", False), (1, False)],
+)
+def test_an_unverified_email_is_never_copied_onto_the_new_customer(
+    creating: Any, fake_stripe: FakeStripe, verified: object, copied: bool
+) -> None:
+    claims = {"sub": "new-user", "email": "unproven@example.com", "name": "Ann"}
+    if verified is not None:
+        claims["email_verified"] = verified  # type: ignore[assignment]
+
+    response = creating(event("home", claims=claims), LambdaContext())
+
+    assert response["statusCode"] == 303
+    [customer] = fake_stripe.customers.values()
+    assert customer["email"] == ("unproven@example.com" if copied else None)
+    assert customer["name"] == "Ann"
 
 
 # --- 9. pseudonyms in logs ------------------------------------------------------------------

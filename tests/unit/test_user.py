@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from billing_portal.domain.user import User, customer_fields
+from billing_portal.domain.user import User, customer_fields, verification_claim
 
 LONG_LOCAL = "a" * (512 - len("@example.com"))  # with the domain: exactly 512 characters
 
@@ -35,6 +35,12 @@ LONG_LOCAL = "a" * (512 - len("@example.com"))  # with the domain: exactly 512 c
         ({"email": ["ada@example.com"], "name": 42}, {}),
         ({"email": None, "name": {"first": "Ada"}}, {}),
         ({"email": True, "name": "Ada"}, {"name": "Ada"}),
+        ({"email": "ada@example.com", "email_verified": True}, {"email": "ada@example.com"}),
+        ({"email": "ada@example.com", "email_verified": "true"}, {"email": "ada@example.com"}),
+        ({"email": "ada@example.com", "email_verified": False, "name": "Ada"}, {"name": "Ada"}),
+        ({"email": "ada@example.com", "email_verified": "false"}, {}),
+        ({"email": "ada@example.com", "email_verified": None}, {}),
+        ({"email": "ada@example.com", "email_verified": 1}, {}),
     ],
 )
 def test_only_usable_claims_become_customer_fields(
@@ -57,3 +63,28 @@ def test_logs_get_a_pseudonym_that_needs_the_deployments_salt() -> None:
     assert user.pseudonym(b"salt-1") != User("bob@example.com", {}).pseudonym(b"salt-1")
     assert re.fullmatch("[0-9a-f]{16}", user.pseudonym(b"salt-1"))
     assert "Ada" not in repr(user)  # claims stay out of reprs (and so out of tracebacks)
+
+
+@pytest.mark.parametrize(
+    ("key_claim", "claims", "flag"),
+    [
+        ("sub", {}, None),
+        ("org_id", {}, None),
+        ("email", {}, "email_verified"),
+        ("https://example.com/email", {}, "email_verified"),
+        (
+            "https://example.com/email",
+            {"https://example.com/email_verified": False},
+            "https://example.com/email_verified",
+        ),
+        ("user.email", {"user": {"email_verified": True}}, "user.email_verified"),
+        ("user.email", {"user": {}}, "email_verified"),
+        ("Work_Email", {}, "email_verified"),
+        ("phone_number", {}, "phone_number_verified"),
+        ("https://example.com/phone_number", {}, "phone_number_verified"),
+    ],
+)
+def test_a_key_the_user_can_edit_names_the_claim_that_must_prove_it(
+    key_claim: str, claims: dict[str, Any], flag: str | None
+) -> None:
+    assert verification_claim(claims, key_claim) == flag

@@ -12,9 +12,15 @@ from billing_portal.domain.claims import claim, flattened_object, values
 from billing_portal.domain.urls import is_text
 from billing_portal.errors import ForbiddenRole, InvalidToken
 
-# Claims a user can edit themselves (many identity providers let users change their email):
-# such a claim is a key only when the provider says it verified the value.
-VERIFIED_BY = {"email": "email_verified"}
+# Claims a user can edit themselves (many identity providers let users change their email), by
+# how their name ends (`email`, `https://example.com/email`, `user.email`): such a claim is a key
+# only when the provider says it verified the value.
+EDITABLE = ("email", "phone_number")
+# Stripe's metadata values hold 500 characters (and DynamoDB keys 2048 bytes, which 500
+# characters of UTF-8 never exceed).
+KEY_MAX = 500
+# C0 and C1 control characters, DEL, and lone surrogates: no table or log should hold them.
+ODD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,13 @@ class User:
             )
         if not isinstance(key, str) or not key:
             raise InvalidToken(f"The token has no '{key_claim}' claim.")
-        flag = VERIFIED_BY.get(key_claim)
-        verified = claims.get(flag) if flag is not None else True
-        if verified is not True and verified != "true":  # not 1: True == 1 in Python
+        if len(key) > KEY_MAX or ODD_CHARACTERS.search(key):
+            raise InvalidToken(
+                f"The token's '{key_claim}' cannot be a user key (over {KEY_MAX} characters, "
+                "or control characters)."
+            )
+        flag = verification_claim(claims, key_claim)
+        if flag is not None and not _is_true(claim(claims, flag)):
             raise InvalidToken(f"The token's '{key_claim}' is not verified ({flag}).")
         return cls(key=key, claims=claims)
 
@@ -55,6 +65,25 @@ class User:
         return hmac.new(salt, self.key.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def verification_claim(claims: dict[str, Any], key_claim: str) -> str | None:
+    """The claim that must be true for `key_claim` to be a key, or None when any value may be.
+
+    For a claim the user can edit: the key's own name plus `_verified` when the claims hold it
+    (`https://example.com/email_verified`, `user.email_verified`), else the standard
+    `email_verified` / `phone_number_verified`.
+    """
+    editable = next((kind for kind in EDITABLE if key_claim.lower().endswith(kind)), None)
+    if editable is None:
+        return None
+    own = key_claim + "_verified"
+    return own if claim(claims, own) is not None else editable + "_verified"
+
+
+def _is_true(value: object) -> bool:
+    # Not `== True`: 1 == True in Python. "true" is how API Gateway's authorizer passes it on.
+    return value is True or value == "true"
+
+
 # Stripe refuses a customer whose name is longer or whose email is longer or not an address;
 # a user's own profile must never make their first click fail.
 NAME_MAX = 256
@@ -63,10 +92,14 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def customer_fields(claims: dict[str, Any]) -> dict[str, str]:
-    """What a new Stripe customer takes from the user's claims: email and name, when usable."""
+    """What a new Stripe customer takes from the user's claims: email and name, when usable.
+
+    The email only when `email_verified` is absent or true: invoices and receipts go there.
+    """
     fields: dict[str, str] = {}
     email, name = _text(claims.get("email")), _text(claims.get("name"))
-    if len(email) <= EMAIL_MAX and EMAIL.fullmatch(email):
+    proven = "email_verified" not in claims or _is_true(claims["email_verified"])
+    if proven and len(email) <= EMAIL_MAX and EMAIL.fullmatch(email):
         fields["email"] = email
     if name:
         fields["name"] = name[:NAME_MAX]
