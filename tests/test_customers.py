@@ -51,7 +51,7 @@ def test_first_click_creates_the_customer_maps_it_and_opens_its_portal(
     [created] = fake_stripe.customers.values()
     assert created["email"] == "new@example.com"
     assert created["name"] == "New User"
-    assert created["metadata"] == {"user_key": "new-user"}
+    assert created["metadata"] == {"user_key": "new-user", "customers_table": DEMO_TABLE}
     assert item(dynamodb, "new-user") == {
         "user_id": {"S": "new-user"},
         "stripe_customer_id": {"S": created["id"]},
@@ -68,6 +68,26 @@ def test_creation_is_idempotent_at_stripe_under_a_key_that_hides_the_user_key(
     key = call.headers["idempotency-key"]
     assert key.startswith("billing-portal-customer-")
     assert "new-user" not in key
+
+
+def test_two_deployments_on_one_stripe_account_never_share_a_customer(
+    creating: None, monkeypatch: pytest.MonkeyPatch, dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    # Product A and product B: one Stripe account, each its own customers table.
+    create_table(dynamodb, "product-b-customers")
+    product_a = build_handler()
+    monkeypatch.setenv("CUSTOMERS_TABLE", "product-b-customers")
+    product_b = build_handler()
+
+    in_a = session_customer(fake_stripe, click(product_a))
+    in_b = session_customer(fake_stripe, click(product_b))
+
+    assert in_a != in_b  # B's first click within Stripe's 24 hours is not a replay of A's
+    assert fake_stripe.customers[in_a]["metadata"] == {
+        "user_key": "new-user",
+        "customers_table": DEMO_TABLE,
+    }
+    assert fake_stripe.customers[in_b]["metadata"]["customers_table"] == "product-b-customers"
 
 
 def test_second_click_uses_the_stored_customer(
@@ -89,7 +109,7 @@ def test_claims_without_email_or_name_still_get_a_customer(
 
     [created] = fake_stripe.customers.values()
     assert (created["email"], created["name"]) == (None, None)
-    assert created["metadata"] == {"user_key": "access-token-user"}
+    assert created["metadata"] == {"user_key": "access-token-user", "customers_table": DEMO_TABLE}
     assert session_customer(fake_stripe, response) == created["id"]
 
 

@@ -214,7 +214,7 @@ def test_an_admins_first_click_creates_the_teams_customer_which_the_next_admin_r
     second = handler(event("home", claims={"sub": "admin-2", **admin}), LambdaContext())
 
     [customer] = fake_stripe.customers.values()
-    assert customer["metadata"] == {"user_key": TEAM}
+    assert customer["metadata"] == {"user_key": TEAM, "customers_table": DEMO_TABLE}
     assert session_customer(fake_stripe, first) == session_customer(fake_stripe, second)
     assert session_customer(fake_stripe, first) == customer["id"]
 

@@ -52,6 +52,7 @@ def build(
         StripeKey(settings.stripe_api_key, settings.stripe_api_key_param, session),
         api_base=settings.stripe_api_base,
         remaining_ms=lambda: _remaining_ms(resolver),
+        deployment=settings.customers_table,
     )
     portal = Portal(settings, customers, stripe)
     # Built once: its JWKS key cache lives as long as the container.

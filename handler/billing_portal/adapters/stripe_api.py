@@ -32,8 +32,11 @@ class StripeApi:
         *,
         api_base: str | None = None,
         remaining_ms: Callable[[], int] = lambda: budget.FUNCTION_TIMEOUT_MS,
+        deployment: str = "",
     ) -> None:
         self._api_key = api_key
+        # Which deployment creates customers (its customers table): see create_customer.
+        self._deployment = deployment
         self._base = {"api": api_base} if api_base else {}
         # The invocation's time left (context.get_remaining_time_in_millis), read at each call.
         self._remaining_ms = remaining_ms
@@ -106,9 +109,11 @@ class StripeApi:
     def create_customer(self, user_key: str, fields: dict[str, str], reserve_ms: int = 0) -> str:
         """A new Stripe customer for the user, with `fields` (email, name); its id.
 
-        The idempotency key is derived from the user key alone, so retries and concurrent first
-        clicks of one user (same token, same parameters) get the same customer back from Stripe
-        for as long as Stripe keeps the key (24 hours).
+        The idempotency key is derived from the deployment and the user key, so retries and
+        concurrent first clicks of one user (same token, same parameters) get the same customer
+        back from Stripe for as long as Stripe keeps the key (24 hours), while another deployment
+        on the same Stripe account (its own table) never gets this one's customer. The customer's
+        metadata names the user key and the deployment's table.
         """
         try:
             with stripe_errors():
@@ -128,10 +133,13 @@ class StripeApi:
     def _create_customer(
         self, user_key: str, fields: dict[str, str], reserve_ms: int
     ) -> stripe.Customer:
-        # The prefix keeps our keys apart from those of other code using the same Stripe account.
-        idempotency_key = "billing-portal-customer-" + hashlib.sha256(user_key.encode()).hexdigest()
+        # The prefix keeps our keys apart from those of other code using the same Stripe account;
+        # the hash hides the user key, and the NUL cannot occur in a table name or a user key.
+        scope = f"{self._deployment}\0{user_key}".encode()
+        idempotency_key = "billing-portal-customer-" + hashlib.sha256(scope).hexdigest()
         create = self.client(reserve_ms).v1.customers.create
-        params: Any = {**fields, "metadata": {"user_key": user_key}}
+        metadata = {"user_key": user_key, "customers_table": self._deployment}
+        params: Any = {**fields, "metadata": metadata}
         try:
             return create(params, {"idempotency_key": idempotency_key})
         except stripe.InvalidRequestError as exc:
