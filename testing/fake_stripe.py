@@ -30,10 +30,21 @@ Python API (all thread-safe):
 ``.url``                       ``http://127.0.0.1:<port>`` (no trailing slash)
 ``.api_keys: set[str]``        accepted secret keys, default ``{"sk_test_fake"}``
 ``.default_configuration``     the ``bpc_...`` reported when a session names none
-``.add_customer(**fields) -> "cus_..."``, ``.delete_customer(id)`` (also cancels its
-subscriptions, as Stripe does), ``.add_account(id=None) -> "acct_..."``,
+``.add_customer(**fields) -> "cus_..."`` (``livemode=True``: a customer of the other mode, which
+a test key is told "a similar object exists in live mode"), ``.delete_customer(id)`` (also
+cancels its subscriptions, as Stripe does), ``.add_account(id=None) -> "acct_..."``,
 ``.add_subscription(customer=None, customer_account=None, status="active",
-items=(("price_basic", 1),)) -> "sub_..."``
+items=(("price_basic", 1),), cancel_at_period_end=False) -> "sub_..."`` (a quantity of None is a
+usage-based price), ``.add_configuration(features=None, **fields) -> "bpc_..."``
+``.prices`` (``price_basic``, ``price_pro``, ``price_premium`` of ``prod_demo`` from the start),
+``.configurations`` (the default one, ``default_configuration``, has every feature on)
+
+Portal sessions are refused as Stripe refuses them: an unknown or inactive configuration
+(``param=configuration``), a flow whose feature the configuration leaves off
+(``flow_data[type]``), a flow the subscription's state rules out (canceled, already set to
+cancel, already paused, or a plan change of a multi-item or usage-based subscription:
+``flow_data[<flow>][subscription]``), and a ``subscription_update_confirm`` price that does not
+exist (``resource_missing``) or that the configuration does not offer (``...[items][0][price]``).
 ``.requests: list[RecordedRequest]`` every request received (method, path, params, headers
 with lower-case names, raw body/query); ``.calls(method=None, path_prefix="")`` filters them
 ``.sessions``, ``.customers``, ``.subscriptions`` (dicts id -> object), ``.accounts`` (set)
@@ -180,6 +191,31 @@ SUBSCRIPTION_LIST_PARAMS: dict[str, Any] = {
 }  # fmt: skip
 
 RETRIEVE_PARAMS: dict[str, Any] = {"expand": [str]}
+
+# The portal configuration feature each flow needs enabled.
+FLOW_FEATURES = {
+    "customer_update": "customer_update",
+    "payment_method_update": "payment_method_update",
+    "subscription_cancel": "subscription_cancel",
+    "subscription_pause": "subscription_pause",
+    "subscription_update": "subscription_update",
+    "subscription_update_confirm": "subscription_update",
+}
+# Prices the stand-in knows from the start (the demo's and the events' plans), one product.
+DEMO_PRODUCT = "prod_demo"
+DEMO_PRICES = ("price_basic", "price_pro", "price_premium")
+DEFAULT_FEATURES: dict[str, Any] = {
+    "customer_update": {"enabled": True, "allowed_updates": ["address", "email", "tax_id"]},
+    "invoice_history": {"enabled": True},
+    "payment_method_update": {"enabled": True},
+    "subscription_cancel": {"enabled": True},
+    "subscription_pause": {"enabled": True},
+    "subscription_update": {
+        "enabled": True,
+        "default_allowed_updates": ["price", "quantity", "promotion_code"],
+        "products": [{"product": DEMO_PRODUCT, "prices": list(DEMO_PRICES)}],
+    },
+}
 
 
 # --- Errors --------------------------------------------------------------------------------
@@ -440,6 +476,15 @@ class FakeStripe:
             self.subscriptions: dict[str, dict[str, Any]] = {}
             self.sessions: dict[str, dict[str, Any]] = {}
             self.accounts: set[str] = set()
+            self.prices: dict[str, dict[str, Any]] = {
+                price: _price_object(price, DEMO_PRODUCT) for price in DEMO_PRICES
+            }
+            # Like an account whose default configuration was saved with every feature on.
+            self.configurations: dict[str, dict[str, Any]] = {
+                self.default_configuration: _configuration_object(
+                    self.default_configuration, DEFAULT_FEATURES, is_default=True
+                )
+            }
             self.requests: list[RecordedRequest] = []
             self.connections = 0
             self.delay = 0.0
@@ -455,7 +500,19 @@ class FakeStripe:
                 if (method is None or r.method == method.upper()) and r.path.startswith(path_prefix)
             ]
 
+    def add_configuration(self, features: dict[str, Any] | None = None, **fields: Any) -> str:
+        """A saved portal configuration: Stripe's defaults (every feature off) with ``features``
+        and ``fields`` (business_profile, metadata, active...) set, as the API returns it."""
+        with self._lock:
+            config_id = _new_id("bpc_")
+            config = _configuration_object(config_id, features or {})
+            _merge(config, fields)
+            self.configurations[config_id] = config
+            return config_id
+
     def add_customer(self, **fields: Any) -> str:
+        """``livemode=True`` makes a customer of the other mode: the stand-in's keys are test
+        keys, so Stripe's "a similar object exists in live mode" is what it answers."""
         with self._lock:
             customer = self._customer_object(_new_id("cus_", 14), fields)
             self.customers[customer["id"]] = customer
@@ -482,7 +539,10 @@ class FakeStripe:
         customer_account: str | None = None,
         status: str = "active",
         items: Any = (("price_basic", 1),),
+        cancel_at_period_end: bool = False,
     ) -> str:
+        """``items``: (price, quantity) pairs; a quantity of None is a usage-based (metered)
+        price, which has none. Prices the stand-in does not know yet are created."""
         with self._lock:
             if (customer is None) == (customer_account is None):
                 raise ValueError("give exactly one of customer, customer_account")
@@ -493,12 +553,15 @@ class FakeStripe:
             if status not in SUBSCRIPTION_STATUSES:
                 raise ValueError(f"unknown status {status}")
             sub_id = _new_id("sub_")
+            for price, quantity in items:
+                usage = "licensed" if quantity is not None else "metered"
+                self.prices.setdefault(price, _price_object(price, DEMO_PRODUCT, usage))
             item_objects = [
                 {
                     "id": _new_id("si_", 14),
                     "object": "subscription_item",
                     "created": int(time.time()),
-                    "price": {"id": price, "object": "price"},
+                    "price": self.prices[price],
                     "quantity": quantity,
                     "subscription": sub_id,
                 }
@@ -507,7 +570,7 @@ class FakeStripe:
             self.subscriptions[sub_id] = {
                 "id": sub_id,
                 "object": "subscription",
-                "cancel_at_period_end": False,
+                "cancel_at_period_end": cancel_at_period_end,
                 "created": int(time.time()),
                 "customer": customer,
                 "customer_account": customer_account,
@@ -696,18 +759,26 @@ class FakeStripe:
             )
         if not customer and not account:
             raise _missing("customer")
-        if customer and self.customers.get(customer, {"deleted": True}).get("deleted"):
-            raise _no_such("customer", customer, "customer")
+        if customer:
+            self._check_customer(customer, "customer")
         if account and account not in self.accounts:
             raise _no_such("account", account, "customer_account")
         configuration = params.get("configuration", self.default_configuration)
-        if not configuration.startswith("bpc_"):
+        config = self.configurations.get(configuration)
+        if config is None:
             raise _no_such("configuration", configuration, "configuration")
+        if not config["active"]:
+            raise StripeFailure(
+                400,
+                f"The configuration {configuration} is not active. Activate it, or use another "
+                "configuration.",
+                param="configuration",
+            )
         if "return_url" in params:
             _check_url(params["return_url"], "return_url")
         flow = None
         if "flow_data" in params:
-            self._check_flow(params["flow_data"], customer, account)
+            self._check_flow(params["flow_data"], customer, account, config)
             flow = _flow_object(params["flow_data"])
         token = "test_" + secrets.token_urlsafe(32)
         session = {
@@ -729,10 +800,36 @@ class FakeStripe:
         self._pages[token] = session["id"]
         return session
 
+    def _check_customer(self, customer: str, param: str) -> None:
+        """A customer the request may use: not deleted, and of the key's mode (test)."""
+        found = self.customers.get(customer, {"deleted": True})
+        if found.get("deleted"):
+            raise _no_such("customer", customer, param)
+        if found.get("livemode"):
+            raise StripeFailure(
+                400,
+                f"No such customer: '{customer}'; a similar object exists in live mode, but a "
+                "test mode key was used to make this request.",
+                code="resource_missing",
+                param=param,
+            )
+
     def _check_flow(
-        self, flow_data: dict[str, Any], customer: str | None, account: str | None
+        self,
+        flow_data: dict[str, Any],
+        customer: str | None,
+        account: str | None,
+        config: dict[str, Any],
     ) -> None:
         flow_type = flow_data["type"]
+        feature = FLOW_FEATURES[flow_type]
+        if not config["features"][feature]["enabled"]:
+            raise StripeFailure(
+                400,
+                f"The {flow_type} flow cannot be used because the {feature} feature is disabled "
+                f"in the portal configuration {config['id']}.",
+                param="flow_data[type]",
+            )
         completion = flow_data.get("after_completion")
         if completion and completion["type"] == "redirect":
             if "redirect" not in completion:
@@ -755,6 +852,9 @@ class FakeStripe:
             raise StripeFailure(
                 400, f"The subscription {sub_id} does not belong to {owner}.", param=param
             )
+        refusal = _state_refusal(flow_type, sub)
+        if refusal:
+            raise StripeFailure(400, refusal, param=param)
         if flow_type == "subscription_update_confirm":
             items = flow_data[flow_type]["items"]
             if len(items) != 1:
@@ -770,6 +870,22 @@ class FakeStripe:
                     items[0]["id"],
                     "flow_data[subscription_update_confirm][items][0][id]",
                 )
+            if "price" in items[0]:
+                self._check_offered(items[0]["price"], config)
+
+    def _check_offered(self, price: str, config: dict[str, Any]) -> None:
+        """A subscription_update_confirm price: one that exists, among the configuration's."""
+        param = "flow_data[subscription_update_confirm][items][0][price]"
+        if price not in self.prices:
+            raise _no_such("price", price, param)
+        offered = config["features"]["subscription_update"]["products"] or []
+        if not any(price in product["prices"] for product in offered):
+            raise StripeFailure(
+                400,
+                f"The price {price} is not in the portal configuration's "
+                "features.subscription_update.products.",
+                param=param,
+            )
 
     def _create_customer(self, params: dict[str, Any]) -> dict[str, Any]:
         _validate(params, CUSTOMER_CREATE_PARAMS, "")
@@ -815,6 +931,10 @@ class FakeStripe:
             raise _no_such("customer", customer_id, "id", status=404)
         return self.customers[customer_id]
 
+    def _check_customer_mode(self, customer: str) -> None:
+        if self.customers[customer].get("livemode"):
+            self._check_customer(customer, "customer")
+
     def _retrieve_subscription(self, params: dict[str, Any], sub_id: str) -> dict[str, Any]:
         _validate(params, RETRIEVE_PARAMS, "")
         if sub_id not in self.subscriptions:
@@ -826,6 +946,8 @@ class FakeStripe:
         customer = params.get("customer")
         if customer is not None and customer not in self.customers:
             raise _no_such("customer", customer, "customer")
+        if customer is not None:
+            self._check_customer_mode(customer)
         limit = int(params.get("limit", 10))
         if not 1 <= limit <= 100:
             raise StripeFailure(
@@ -941,6 +1063,100 @@ def portal_page(session: dict[str, Any]) -> str:
         "Stripe's real portal would show this customer's billing here.</p></header>\n"
         f"<dl>\n{fields}\n</dl>\n{link}</body>\n</html>\n"
     )
+
+
+def _price_object(price_id: str, product: str, usage_type: str = "licensed") -> dict[str, Any]:
+    return {
+        "id": price_id,
+        "object": "price",
+        "active": True,
+        "product": product,
+        "recurring": {"interval": "month", "interval_count": 1, "usage_type": usage_type},
+        "type": "recurring",
+    }
+
+
+def _state_refusal(flow_type: str, sub: dict[str, Any]) -> str | None:
+    """Why Stripe will not run this flow on the subscription as it is now, if it will not."""
+    status, items = sub["status"], sub["items"]["data"]
+    if status in ("canceled", "incomplete_expired"):
+        return f"The subscription {sub['id']} has been canceled; no portal flow can act on it."
+    if flow_type == "subscription_cancel" and sub["cancel_at_period_end"]:
+        return f"The subscription {sub['id']} is already set to be canceled at the period end."
+    if flow_type == "subscription_pause" and status == "paused":
+        return f"The subscription {sub['id']} is already paused."
+    if flow_type in ("subscription_update", "subscription_update_confirm"):
+        if len(items) > 1:
+            return (
+                f"The subscription {sub['id']} has multiple items; the portal can only cancel it."
+            )
+        if any(item["price"]["recurring"]["usage_type"] == "metered" for item in items):
+            return (
+                f"The subscription {sub['id']} has usage-based prices; the portal can only "
+                "cancel it."
+            )
+    return None
+
+
+def _configuration_object(
+    config_id: str, features: dict[str, Any], *, is_default: bool = False
+) -> dict[str, Any]:
+    """A portal configuration as Stripe returns it: its defaults, then ``features``."""
+    now = int(time.time())
+    config: dict[str, Any] = {
+        "id": config_id,
+        "object": "billing_portal.configuration",
+        "active": True,
+        "application": None,
+        "business_profile": {
+            "headline": None,
+            "privacy_policy_url": None,
+            "terms_of_service_url": None,
+        },
+        "created": now,
+        "default_return_url": None,
+        "features": {
+            "customer_update": {"allowed_updates": [], "enabled": False},
+            "invoice_history": {"enabled": False},
+            "payment_method_update": {"enabled": False, "payment_method_configuration": None},
+            "subscription_cancel": {
+                "cancellation_reason": {"enabled": False, "feedback_options": None, "options": []},
+                "enabled": False,
+                "mode": "at_period_end",
+                "proration_behavior": "none",
+            },
+            "subscription_pause": {
+                "duration": {"interval_options": [], "type": "indefinite"},
+                "enabled": False,
+            },
+            "subscription_update": {
+                "billing_cycle_anchor": None,
+                "default_allowed_updates": [],
+                "enabled": False,
+                "products": [],
+                "proration_behavior": "none",
+                "schedule_at_period_end": {"conditions": []},
+                "trial_update_behavior": "end_trial",
+            },
+        },
+        "is_default": is_default,
+        "livemode": False,
+        "login_page": {"enabled": False, "url": None},
+        "metadata": {},
+        "name": None,
+        "updated": now,
+    }
+    _merge(config, {"features": features})
+    return config
+
+
+def _merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Stripe's update semantics: objects merge field by field, anything else is replaced."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
 
 
 def _status_matches(status: str, wanted: str | None) -> bool:

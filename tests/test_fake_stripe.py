@@ -431,13 +431,16 @@ def test_portal_page_shows_every_session_parameter_escaped(fake):
     sub = fake.add_subscription(customer=cus, items=(("price_basic", 1),))
     item = fake.subscriptions[sub]["items"]["data"][0]["id"]
     hostile = "https://app.example/account?next=<script>alert('x')</script>&a=\"b\""
+    config = fake.add_configuration(
+        {"subscription_update": {"enabled": True, "products": [{"prices": ["price_pro"]}]}}
+    )
 
     session = client_for(fake).v1.billing_portal.sessions.create(
         {
             "customer": cus,
             "return_url": hostile,
             "locale": "fr",
-            "configuration": "bpc_123",
+            "configuration": config,
             "on_behalf_of": "acct_<b>1</b>",
             "flow_data": {
                 "type": "subscription_update_confirm",
@@ -465,7 +468,7 @@ def test_portal_page_shows_every_session_parameter_escaped(fake):
         ("Redirect URL", "https://app.example/done?x=<i>"),
         ("Return URL", hostile),
         ("Locale", "fr"),
-        ("Configuration", "bpc_123"),
+        ("Configuration", config),
         ("On behalf of", "acct_<b>1</b>"),
     ]
     assert "<script>" not in text and "<b>" not in text and "<i>" not in text

@@ -18,7 +18,7 @@ from billing_portal.web.api import logger
 from testing.events import event
 from testing.failing_dynamodb import FailingDynamoDB
 from testing.fake_stripe import FakeStripe
-from testing.harness import LambdaContext
+from testing.harness import LambdaContext, put_customer
 from tests.conftest import Invoke, build_handler, check_no_leaks, find_leaks, problem
 
 SESSIONS = "/v1/billing_portal/sessions"
@@ -194,6 +194,144 @@ def test_a_customer_deleted_at_stripe_is_the_no_billing_account_404(
 
     assert response["statusCode"] == 404
     assert problem(response)["type"].endswith("no-billing-account")
+
+
+# --- Stripe's refusals: whose problem, and whether the alarm moves ---------------------------
+
+
+def outcome(capfd: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """The one outcome metric the request emitted."""
+    [metric] = metrics_emitted(capfd)
+    return metric
+
+
+@pytest.mark.parametrize("price", ["price_nope", "price_enterprise"])
+def test_a_price_stripe_refuses_is_the_callers_400_and_pages_no_one(
+    invoke: Invoke,
+    customer: str,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    price: str,
+) -> None:
+    # price_nope exists nowhere; price_enterprise exists but the portal does not offer it.
+    other = fake_stripe.add_customer()
+    fake_stripe.add_subscription(customer=other, items=[("price_enterprise", 1)])
+    fake_stripe.add_subscription(customer=customer)
+
+    response = invoke("home", query=f"flow=subscription_update_confirm&price={price}")
+
+    assert response["statusCode"] == 400
+    [error] = problem(response)["errors"]
+    assert error["parameter"] == "price"
+    assert stripe_attempts(fake_stripe) == 1
+    assert outcome(capfd) == {
+        "name": "RejectedRequests", "service": "billing-portal", "problem": "invalid-parameter"
+    }  # fmt: skip
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def canceling(fake: FakeStripe, customer: str) -> str:
+    return fake.add_subscription(customer=customer, cancel_at_period_end=True)
+
+
+def two_items(fake: FakeStripe, customer: str) -> str:
+    return fake.add_subscription(customer=customer, items=[("price_basic", 1), ("price_pro", 1)])
+
+
+def usage_based(fake: FakeStripe, customer: str) -> str:
+    return fake.add_subscription(customer=customer, items=[("price_per_call", None)])
+
+
+@pytest.mark.parametrize(
+    ("subscription", "flow"),
+    [
+        (canceling, "subscription_cancel"),  # already set to cancel at the period end
+        (two_items, "subscription_update"),  # a multi-product plan can only be canceled
+        (usage_based, "subscription_update"),  # so can a usage-based one
+    ],
+)
+def test_a_flow_stripe_refuses_for_the_subscriptions_state_is_a_409_counted_apart(
+    invoke: Invoke,
+    customer: str,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    subscription: Callable[[FakeStripe, str], str],
+    flow: str,
+) -> None:
+    subscription(fake_stripe, customer)
+
+    response = invoke("home", query=f"flow={flow}")
+
+    assert response["statusCode"] == 409
+    assert problem(response)["type"].endswith("/flow-unavailable")
+    assert stripe_attempts(fake_stripe) == 1
+    assert outcome(capfd) == {"name": "FlowsUnavailable", "service": "billing-portal", "flow": flow}
+
+
+def test_a_flow_the_portal_configuration_leaves_off_is_a_409_counted_apart(
+    monkeypatch: pytest.MonkeyPatch,
+    customer: str,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    no_pausing = fake_stripe.add_configuration({"subscription_cancel": {"enabled": True}})
+    monkeypatch.setenv("PORTAL_CONFIGURATION_ID", no_pausing)
+    fake_stripe.add_subscription(customer=customer)
+
+    response = build_handler()(event("home", query="flow=subscription_pause"), LambdaContext())
+
+    assert response["statusCode"] == 409
+    assert problem(response)["type"].endswith("/flow-unavailable")
+    assert outcome(capfd) == {
+        "name": "FlowsUnavailable", "service": "billing-portal", "flow": "subscription_pause"
+    }  # fmt: skip
+
+
+def test_pausing_a_paused_subscription_is_a_409_without_asking_stripe(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.add_subscription(customer=customer, status="paused")
+
+    response = invoke("home", query="flow=subscription_pause")
+
+    assert response["statusCode"] == 409
+    assert problem(response)["type"].endswith("/flow-unavailable")
+    assert stripe_attempts(fake_stripe) == 0
+
+
+@pytest.mark.parametrize("flow", ["subscription_cancel", "subscription_update"])
+def test_a_paused_subscription_is_one_a_flow_acts_on(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe, flow: str
+) -> None:
+    paused = fake_stripe.add_subscription(customer=customer, status="paused")
+
+    response = invoke("home", query=f"flow={flow}")
+
+    assert response["statusCode"] == 303
+    [call] = fake_stripe.calls("POST", SESSIONS)
+    assert call.params["flow_data"][flow] == {"subscription": paused}
+
+
+@pytest.mark.parametrize("query", ["", "flow=subscription_cancel"])
+def test_a_key_of_the_other_mode_than_the_table_is_a_500_that_fires_the_alarm(
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    query: str,
+) -> None:
+    # The table maps the user to a live-mode customer; the deployment holds a test key.
+    put_customer(dynamodb, "demo-user", fake_stripe.add_customer(livemode=True))
+
+    response = build_handler()(event("home", query=query), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("/server-misconfigured")
+    [line] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "different modes" in line.getMessage()
+    assert vars(line)["stripe_code"] == "resource_missing"
+    assert outcome(capfd) == {"name": "Misconfigurations", "service": "billing-portal"}
 
 
 def test_warm_invocations_share_one_connection_to_stripe(

@@ -477,11 +477,11 @@ def test_without_a_retention_coupon_the_cancel_flow_offers_none(
     ("setting", "item", "sent"),
     [
         (None, {}, {}),
-        ("bpc_default", {}, {"configuration": "bpc_default"}),
+        ("default", {}, {"configuration": "default"}),
         (
-            "bpc_default",
-            {"portal_configuration": "bpc_gold", "on_behalf_of": "acct_seller"},
-            {"configuration": "bpc_gold", "on_behalf_of": "acct_seller"},
+            "default",
+            {"portal_configuration": "gold", "on_behalf_of": "acct_seller"},
+            {"configuration": "gold", "on_behalf_of": "acct_seller"},
         ),
         (None, {"on_behalf_of": "acct_seller"}, {"on_behalf_of": "acct_seller"}),
     ],
@@ -495,17 +495,21 @@ def test_configuration_and_on_behalf_of_come_from_settings_and_the_item(
     item: dict[str, str],
     sent: dict[str, str],
 ) -> None:
+    # Two saved configurations, named here by role ("default", "gold").
+    ids = {name: fake_stripe.add_configuration({"payment_method_update": {"enabled": True}})
+           for name in ("default", "gold")}  # fmt: skip
     if setting:
-        monkeypatch.setenv("PORTAL_CONFIGURATION_ID", setting)
+        monkeypatch.setenv("PORTAL_CONFIGURATION_ID", ids[setting])
     customer = fake_stripe.add_customer()
-    put_item(dynamodb, customer, **item)
+    put_item(dynamodb, customer, **{k: ids.get(v, v) for k, v in item.items()})
     handler = build_handler()
 
     response = handler(event("home", query="flow=payment_method_update"), LambdaContext())
 
     assert response["statusCode"] == 303
     params = sent_params(fake_stripe)
-    assert {k: params[k] for k in ("configuration", "on_behalf_of") if k in params} == sent
+    chosen = {k: params[k] for k in ("configuration", "on_behalf_of") if k in params}
+    assert chosen == {k: ids.get(v, v) for k, v in sent.items()}
 
 
 @pytest.mark.parametrize(

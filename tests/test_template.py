@@ -425,6 +425,7 @@ NOT_PARAMETERS = {
     "MissingBillingAccounts",
     "UpstreamFailures",
     "RejectedRequests",
+    "FlowsUnavailable",
     "UnhandledErrors",
     "BillingPortal",  # the metric namespace's prefix
     # AWS names

@@ -84,6 +84,17 @@ class MethodNotAllowed(Problem):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
 
 
+class FlowUnavailable(Problem):
+    """Stripe refuses this flow for the subscription's state or the portal configuration: the
+    caller's request was well-formed, the account just cannot do that now."""
+
+    status, slug, title = 409, "flow-unavailable", "Flow unavailable"
+
+    def __init__(self, detail: str, *, flow: str) -> None:
+        super().__init__(detail)
+        self.flow = flow  # for the operator's metric: which flow is refused
+
+
 class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 

@@ -9,6 +9,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from billing_portal.errors import (
+    FlowUnavailable,
     ForbiddenOrigin,
     ForbiddenRole,
     NoBillingAccount,
@@ -40,6 +41,10 @@ def request_failed(problem: Problem) -> None:
         _outcome("MissingBillingAccounts")
     elif isinstance(problem, ServerMisconfigured):
         _outcome("Misconfigurations")
+    elif isinstance(problem, FlowUnavailable):
+        # Apart from Misconfigurations (no alarm): a subscription's state, or a flow the portal
+        # configuration leaves off; by flow, so a flow refused to everyone stands out.
+        _outcome("FlowsUnavailable", flow=problem.flow)
     else:
         _outcome("RejectedRequests", problem=problem.slug)
 

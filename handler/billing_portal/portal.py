@@ -14,7 +14,12 @@ from billing_portal.budget import AFTER_CUSTOMER_CREATED_MS
 from billing_portal.domain.customer import Customer
 from billing_portal.domain.flows import flow_data
 from billing_portal.domain.request import PortalRequest
-from billing_portal.domain.subscription import Subscription, the_customers, the_live_subscription
+from billing_portal.domain.subscription import (
+    Subscription,
+    check_flow_allowed,
+    the_customers,
+    the_live_subscription,
+)
 from billing_portal.domain.user import User, customer_fields
 from billing_portal.errors import NoBillingAccount
 from billing_portal.settings import Settings
@@ -90,8 +95,11 @@ class Portal:
             return None
         if request.subscription is not None:
             found = self._billing.find_subscription(customer, request.subscription)
-            return the_customers(customer, found)
-        return the_live_subscription(*self._billing.list_subscriptions(customer))
+            subscription = the_customers(customer, found)
+        else:
+            subscription = the_live_subscription(*self._billing.list_subscriptions(customer))
+        check_flow_allowed(str(request.flow), subscription)
+        return subscription
 
     def session_params(
         self,

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from billing_portal.domain.customer import Customer
-from billing_portal.domain.subscription import Subscription, the_customers, the_live_subscription
-from billing_portal.errors import InvalidParameter, NoSuchSubscription
+from billing_portal.domain.subscription import (
+    Subscription,
+    check_flow_allowed,
+    the_customers,
+    the_live_subscription,
+)
+from billing_portal.errors import FlowUnavailable, InvalidParameter, NoSuchSubscription
 
 
 def subs(*statuses: str) -> list[Subscription]:
@@ -21,7 +26,8 @@ def subs(*statuses: str) -> list[Subscription]:
         (["active"], "sub_0"),
         (["trialing"], "sub_0"),
         (["past_due"], "sub_0"),
-        (["canceled", "incomplete", "trialing", "unpaid", "paused"], "sub_2"),
+        (["paused"], "sub_0"),  # a trial that ended without a payment method
+        (["canceled", "incomplete", "trialing", "unpaid", "incomplete_expired"], "sub_2"),
     ],
 )
 def test_the_one_live_subscription_of_a_complete_list_is_chosen(
@@ -31,7 +37,7 @@ def test_the_one_live_subscription_of_a_complete_list_is_chosen(
 
 
 @pytest.mark.parametrize(
-    "statuses", [[], ["canceled"], ["incomplete", "incomplete_expired", "unpaid", "paused"]]
+    "statuses", [[], ["canceled"], ["incomplete", "incomplete_expired", "unpaid"]]
 )
 def test_no_live_subscription_is_no_such_subscription(statuses: list[str]) -> None:
     with pytest.raises(NoSuchSubscription):
@@ -91,3 +97,24 @@ def test_anyone_elses_or_an_ended_one_looks_exactly_like_a_missing_one(
         missing.value.errors,
     )
     assert caught.value.status == 404
+
+
+def test_a_paused_subscription_cannot_be_paused_again() -> None:
+    with pytest.raises(FlowUnavailable) as caught:
+        check_flow_allowed("subscription_pause", subs("paused")[0])
+
+    assert caught.value.flow == "subscription_pause"
+
+
+@pytest.mark.parametrize(
+    ("flow", "status"),
+    [
+        ("subscription_cancel", "paused"),
+        ("subscription_update", "paused"),
+        ("subscription_update_confirm", "paused"),
+        ("subscription_pause", "active"),
+        ("subscription_pause", "trialing"),
+    ],
+)
+def test_other_flows_may_act_on_a_paused_subscription(flow: str, status: str) -> None:
+    check_flow_allowed(flow, subs(status)[0])  # no error

@@ -12,7 +12,7 @@ import stripe
 from aws_lambda_powertools import Logger
 
 from billing_portal import budget
-from billing_portal.adapters.stripe_errors import stripe_errors
+from billing_portal.adapters.stripe_errors import session_refusal, stripe_errors
 from billing_portal.domain.customer import Customer
 from billing_portal.domain.subscription import Subscription
 from billing_portal.errors import UpstreamUnavailable
@@ -79,11 +79,19 @@ class StripeApi:
         self._session.close()
 
     def create_portal_session(self, params: dict[str, Any]) -> str:
-        """The new session's URL."""
+        """The new session's URL. A refusal of what the caller chose is theirs (a 400, or a 409
+        for a flow Stripe will not run); one of our own setup stays a 500 (stripe_errors)."""
+        flow = (params.get("flow_data") or {}).get("type")
         with stripe_errors():
-            session = self.client().v1.billing_portal.sessions.create(
-                params,  # type: ignore[arg-type]
-            )
+            try:
+                session = self.client().v1.billing_portal.sessions.create(
+                    params,  # type: ignore[arg-type]
+                )
+            except stripe.InvalidRequestError as exc:
+                refusal = session_refusal(exc, flow)
+                if refusal is None:
+                    raise
+                raise refusal from None
         return str(session.url)
 
     def list_subscriptions(self, customer: Customer) -> tuple[list[Subscription], bool]:

@@ -1,5 +1,10 @@
 """What Stripe's errors mean for callers; operators get the details in the log.
 
+A refusal (a 400) is sorted by Stripe's `param`, the one thing that says whose value it was: one
+the caller chose (return_url, locale, the price...) is the caller's 400 naming our parameter; the
+subscription or the flow itself is a 409 (its state, or the portal configuration, rules it out);
+anything we chose (customer, configuration, coupons) is ours: a 500 and the operator's alarm.
+
 Only what identifies a failure is logged (error class, HTTP status, Stripe's code, param and
 request id), never the key; Stripe's message only with emails and keys blanked out, since Stripe
 echoes parameter values in it.
@@ -17,7 +22,15 @@ import requests
 import stripe
 from aws_lambda_powertools import Logger
 
-from billing_portal.errors import NoBillingAccount, ServerMisconfigured, UpstreamUnavailable
+from billing_portal.errors import (
+    FlowUnavailable,
+    InvalidParameter,
+    NoBillingAccount,
+    NoSuchSubscription,
+    Problem,
+    ServerMisconfigured,
+    UpstreamUnavailable,
+)
 
 logger = Logger(child=True)
 # Stripe's own Retry-After is honoured within these bounds (seconds).
@@ -43,11 +56,69 @@ def stripe_errors() -> Iterator[None]:
         raise _unavailable(exc, "error") from None
     except stripe.InvalidRequestError as exc:
         if exc.code == "resource_missing" and exc.param in ("customer", "customer_account"):
+            if _OTHER_MODE.search(_message(exc)):
+                # Every user's customer is "missing": a live key with a test-mode table, or the
+                # reverse. Not the users' fault, and it will not pass by itself.
+                logger.error(
+                    "Stripe key and customers table are in different modes (live/test)",
+                    extra=_described(exc),
+                )
+                raise ServerMisconfigured(
+                    "This server's payment provider account does not match its billing records."
+                ) from None
             logger.warning("Mapped Stripe customer does not exist at Stripe")
             raise NoBillingAccount("The billing account on file no longer exists.") from None
         # Our request or our Stripe account's setup (no portal configuration, flow not enabled).
         logger.error("Stripe refused the request: check the Stripe setup", extra=_described(exc))
         raise ServerMisconfigured("The payment provider refused this server's request.") from None
+
+
+# "No such customer: 'cus_..'; a similar object exists in live mode, but a test mode key was
+# used to make this request." (or test mode and a live key)
+_OTHER_MODE = re.compile(r"similar object exists in (?:live|test) mode")
+
+# Stripe's name for a value the caller chose -> the caller's parameter (domain/flows.py builds
+# flow_data from them). Coupons and promotion codes under flow_data are ours, not listed here.
+_CALLERS = (
+    (re.compile(r"return_url"), "return_url"),
+    (re.compile(r"locale"), "locale"),
+    (
+        re.compile(r"flow_data\[after_completion\]\[redirect\]\[return_url\]"),
+        "after_completion_url",
+    ),
+    (re.compile(r"flow_data\[after_completion\](?:\[type\])?"), "after_completion"),
+    (re.compile(r"flow_data\[subscription_update_confirm\]\[items\]\[0\]\[price\]"), "price"),
+    (re.compile(r"flow_data\[subscription_update_confirm\]\[items\]\[0\]\[quantity\]"), "quantity"),
+)
+# The flow or the subscription it acts on: Stripe refuses the flow itself (the subscription's
+# state, a plan the portal cannot change, or a feature the configuration leaves off).
+_FLOW = re.compile(
+    r"flow_data(?:\[type\]|\[subscription_\w+\](?:\[subscription\]|\[items\](?:\[0\]\[id\])?)?)?"
+)
+_SUBSCRIPTION = re.compile(r"flow_data\[subscription_\w+\]\[subscription\]")
+
+
+def session_refusal(exc: stripe.InvalidRequestError, flow: str | None) -> Problem | None:
+    """What Stripe refusing a portal session means for the caller, when it is theirs to know;
+    None when the refusal is about our own setup (stripe_errors() makes that a 500)."""
+    param = exc.param or ""
+    missing = exc.code == "resource_missing"
+    for pattern, parameter in _CALLERS:
+        if pattern.fullmatch(param):
+            logger.info("Stripe refused a parameter the caller chose", extra=_described(exc))
+            detail = "does not exist" if missing else "was refused by the payment provider"
+            return InvalidParameter.single(parameter, detail)
+    if flow is not None and missing and _SUBSCRIPTION.fullmatch(param):
+        logger.info("The subscription is gone at Stripe", extra=_described(exc))
+        return NoSuchSubscription("This account has no such subscription.")
+    if flow is not None and _FLOW.fullmatch(param):
+        logger.info("Stripe refused the flow", extra={**_described(exc), "flow": flow})
+        return FlowUnavailable(
+            f"The billing portal cannot offer {flow} for this account now: the subscription's "
+            "state or plan rules it out, or the portal does not enable it.",
+            flow=flow,
+        )
+    return None
 
 
 def _unavailable(exc: stripe.StripeError, reason: str) -> UpstreamUnavailable:
@@ -72,6 +143,10 @@ def _retry_after(exc: stripe.StripeError) -> int:
 
 _EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
 _KEY = re.compile(r"\b[sr]k_(?:live|test)_\S*")
+
+
+def _message(exc: stripe.StripeError) -> str:
+    return str(getattr(exc.error, "message", None) or "")
 
 
 def _described(exc: stripe.StripeError) -> dict[str, Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_portal.domain.customer import Customer
-from billing_portal.errors import InvalidParameter, NoSuchSubscription
+from billing_portal.errors import FlowUnavailable, InvalidParameter, NoSuchSubscription
 
-LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
+# `paused` (API 2026-09-30: a trial that ended without a payment method) is live: its customer
+# may cancel it, change its plan or fix its payment method, as with active and trialing.
+LIVE_STATUSES = frozenset({"active", "trialing", "past_due", "paused"})
 # No flow can act on these; a stale link to one is answered like a missing subscription.
 ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
 
@@ -38,3 +40,9 @@ def the_customers(customer: Customer, found: Subscription | None) -> Subscriptio
     if found is None or found.owner != customer.id or found.status in ENDED_STATUSES:
         raise NoSuchSubscription("This account has no such subscription.")
     return found
+
+
+def check_flow_allowed(flow: str, subscription: Subscription) -> None:
+    """Refuse, before asking Stripe, a flow the subscription's status already rules out."""
+    if flow == "subscription_pause" and subscription.status == "paused":
+        raise FlowUnavailable("This subscription is already paused.", flow=flow)
