@@ -41,6 +41,7 @@ import stripe
 from moto.server import ThreadedMotoServer
 
 from local.apigw import HttpResponse, http_api_event, http_response, invoke_function
+from local.checks import log_level_problem
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
 from testing.harness import (
     DEMO_SETTINGS,
@@ -370,6 +371,8 @@ class DevServer:
                 f"  signed in as  {self.user} ({self.email}){team}",
                 f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
                 f"  DynamoDB      moto at {self._moto_url}, table {DEMO_TABLE} ({customer})",
+                f"  link a user   python3 -m uv run python -m tools.link_customer "
+                f"USER cus_... --local {self._moto_url}",
                 f"  Stripe        {stripe_line}",
                 "Ctrl-C stops it.",
             ]
@@ -402,6 +405,9 @@ def _check_settings(user_origins: str) -> None:
     than turning every click into a 500."""
     from billing_portal.settings import Settings, SettingsError
 
+    log_level = log_level_problem(os.environ)
+    if log_level:
+        raise LocalServerError(log_level)
     try:
         Settings.from_environ(os.environ)
     except SettingsError as exc:

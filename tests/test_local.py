@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from testing.harness import EVENTS, ROOT
 
 
@@ -28,3 +30,40 @@ def test_invoke_runs_every_event_without_warnings() -> None:
     assert [name for name in answered if name.endswith(".json")] == events
     # Nothing but the answers: no PowertoolsUserWarning about dimensions piling up.
     assert done.stderr == ""
+
+
+def invoke_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 (this interpreter, the test's own arguments)
+        [sys.executable, "-m", "local.invoke", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["events/env.json"], {}, "events/env.json: this is sam local's environment variables"),
+        (["events/nope.json"], {}, "events/nope.json: no such file"),
+        (["README.md"], {}, "README.md: not JSON"),
+        (["pyproject.toml", "events/home.json"], {}, "pyproject.toml: not JSON"),
+        (
+            ["events/home.json"],
+            {"POWERTOOLS_LOG_LEVEL": "LOUD"},
+            "POWERTOOLS_LOG_LEVEL: 'LOUD' is not a log level; use one of DEBUG, INFO",
+        ),
+    ],
+)
+def test_a_wrong_file_or_log_level_is_one_plain_line(
+    args: list[str], env: dict[str, str], says: str
+) -> None:
+    done = invoke_cli(*args, **env)
+
+    assert done.returncode == 1
+    assert done.stdout == ""  # nothing was invoked
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith(f"local.invoke: {says}")

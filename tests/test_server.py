@@ -26,6 +26,7 @@ import pytest
 from local.server import SNIPPET_API, SNIPPET_RETURN_URL, DevServer, LocalServerError
 from testing.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
 from testing.harness import ROOT
+from tools import link_customer
 
 PROBLEM = "tag:billing-portal,2026:problem/"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -158,13 +159,38 @@ class TestDemoServer:
         assert json.loads(body) == {"message": "Not Found"}
 
 
-def test_no_seed_leaves_the_user_without_a_billing_account(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_seed_is_a_404_until_link_customer_local_links_the_user(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("STRIPE_API_KEY", raising=False)
     with DevServer(port=0, seed=False) as empty:
         status, _, body = form_post(empty, return_url=empty.url)
+        assert status == 404
+        assert json.loads(body)["type"] == PROBLEM + "no-billing-account"
 
-    assert status == 404
-    assert json.loads(body)["type"] == PROBLEM + "no-billing-account"
+        # The tool the docs name for linking, pointed at this server's DynamoDB.
+        customer = stand_in(empty).add_customer(email="linked@example.com")
+        assert link_customer.main([empty.user, customer, "--local", empty.dynamodb_url]) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == f"{empty.user} -> {customer}"
+
+        status, _, _ = form_post(empty, return_url=empty.url)
+        assert status == 303
+        assert list(stand_in(empty).sessions.values())[-1]["customer"] == customer
+
+
+def test_a_log_level_powertools_cannot_use_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "LOUD")
+
+    with pytest.raises(LocalServerError) as refused:
+        DevServer(port=0).start()
+
+    assert str(refused.value) == (
+        "POWERTOOLS_LOG_LEVEL: 'LOUD' is not a log level; "
+        "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    )
 
 
 def test_stopping_closes_every_port_and_restores_the_environment(

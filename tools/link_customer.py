@@ -3,12 +3,15 @@
 It writes the same table with the same code the function uses
 (handler/billing_portal/adapters/customer_table.py):
 
-    uv run python -m tools.link_customer USER_KEY cus_... --table NAME [--key user_id]
-        [--attribute stripe_customer_id] [--force]
+    python3 -m uv run python -m tools.link_customer USER_KEY cus_... --table NAME
+        [--key user_id] [--attribute stripe_customer_id] [--region REGION] [--force]
+    python3 -m uv run python -m tools.link_customer USER_KEY cus_... --local URL
 
 --table, --key and --attribute default to CUSTOMERS_TABLE, CUSTOMERS_TABLE_KEY and
 CUSTOMER_ID_ATTRIBUTE from the environment. A user already linked to another customer is left
-alone unless --force is given. AWS credentials and region come from the usual AWS settings.
+alone unless --force is given. AWS credentials and region come from the usual AWS settings
+(--region overrides the region); --local URL writes the local server's DynamoDB instead (the
+URL its banner prints), with its table as the default.
 """
 
 from __future__ import annotations
@@ -18,19 +21,34 @@ import logging
 import os
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from billing_portal.adapters.customer_table import CustomerTable
 from billing_portal.domain.customer import is_customer_id
 from billing_portal.errors import ServerMisconfigured
+from testing.harness import DEMO_TABLE
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 def customer_id(value: str) -> str:
     if not is_customer_id(value):
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a customer id (cus_..., or acct_... for Accounts v2)"
+        )
+    return value
+
+
+def local_url(value: str) -> str:
+    """--local: the local server's DynamoDB, on this machine only."""
+    parts = urlsplit(value)
+    if parts.scheme != "http" or parts.hostname not in LOCAL_HOSTS or not parts.port:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not the local server's DynamoDB; pass the URL its banner prints, "
+            "e.g. http://127.0.0.1:5000"
         )
     return value
 
@@ -45,8 +63,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--table",
         default=env("CUSTOMERS_TABLE"),
-        required=not env("CUSTOMERS_TABLE"),
-        help="the customers table (default: $CUSTOMERS_TABLE)",
+        help=f"the customers table (default: $CUSTOMERS_TABLE; with --local, {DEMO_TABLE})",
     )
     parser.add_argument(
         "--key",
@@ -61,7 +78,32 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--force", action="store_true", help="replace the customer a user is already linked to"
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--region", help="the table's AWS region (default: the AWS settings')")
+    parser.add_argument(
+        "--local",
+        metavar="URL",
+        type=local_url,
+        help="the local server's DynamoDB (python -m local.server prints the URL), not AWS",
+    )
+    args = parser.parse_args(argv)
+    if args.local and args.table is None:
+        args.table = DEMO_TABLE
+    if args.table is None:
+        parser.error("--table is required (or set CUSTOMERS_TABLE)")
+    return args
+
+
+def dynamodb_client(args: argparse.Namespace) -> Any:
+    if args.local:
+        # moto takes any credentials; these keep a real profile's out of the request.
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=args.local,
+            region_name=args.region or "us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 (moto's, not a secret)
+        )
+    return boto3.client("dynamodb", region_name=args.region)
 
 
 class ToolError(Exception):
@@ -111,10 +153,10 @@ def link(args: argparse.Namespace, client: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    client = boto3.client("dynamodb")
     # The table code logs for the Lambda's operators; here the tool says what happened itself.
     logging.disable(logging.ERROR)
     try:
+        client = dynamodb_client(args)
         check_table(client, args.table, args.key)
         print(link(args, client))
         return 0
@@ -124,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         error = exc.response.get("Error", {})
         print(
             f"link_customer: DynamoDB refused: {error.get('Code')}: {error.get('Message')}",
+            file=sys.stderr,
+        )
+    except NoRegionError:
+        print(
+            "link_customer: no AWS region; pass --region (e.g. --region eu-west-1), set "
+            "AWS_REGION or a profile's region, or --local URL for the local server",
             file=sys.stderr,
         )
     except BotoCoreError as exc:
