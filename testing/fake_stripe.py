@@ -35,7 +35,8 @@ a test key is told "a similar object exists in live mode"), ``.delete_customer(i
 cancels its subscriptions, as Stripe does), ``.add_account(id=None) -> "acct_..."``,
 ``.add_subscription(customer=None, customer_account=None, status="active",
 items=(("price_basic", 1),), cancel_at_period_end=False) -> "sub_..."`` (a quantity of None is a
-usage-based price), ``.add_configuration(features=None, **fields) -> "bpc_..."``
+usage-based price), ``.add_configuration(features=None, **fields) -> "bpc_..."``,
+``.add_promotion_code(id=None) -> "promo_..."`` (a session naming another is refused)
 ``.prices`` (``price_basic``, ``price_pro``, ``price_premium`` of ``prod_demo`` from the start),
 ``.configurations`` (the default one, ``default_configuration``, has every feature on)
 
@@ -479,6 +480,7 @@ class FakeStripe:
             self.prices: dict[str, dict[str, Any]] = {
                 price: _price_object(price, DEMO_PRODUCT) for price in DEMO_PRICES
             }
+            self.promotion_codes: set[str] = set()
             # Like an account whose default configuration was saved with every feature on.
             self.configurations: dict[str, dict[str, Any]] = {
                 self.default_configuration: _configuration_object(
@@ -509,6 +511,12 @@ class FakeStripe:
             _merge(config, fields)
             self.configurations[config_id] = config
             return config_id
+
+    def add_promotion_code(self, code_id: str | None = None) -> str:
+        with self._lock:
+            code_id = code_id or _new_id("promo_")
+            self.promotion_codes.add(code_id)
+            return code_id
 
     def add_customer(self, **fields: Any) -> str:
         """``livemode=True`` makes a customer of the other mode: the stand-in's keys are test
@@ -872,6 +880,13 @@ class FakeStripe:
                 )
             if "price" in items[0]:
                 self._check_offered(items[0]["price"], config)
+            for i, discount in enumerate(flow_data[flow_type].get("discounts", [])):
+                code = discount.get("promotion_code")
+                if code is not None and code not in self.promotion_codes:
+                    param = (
+                        f"flow_data[subscription_update_confirm][discounts][{i}][promotion_code]"
+                    )
+                    raise _no_such("promotion code", code, param)
 
     def _check_offered(self, price: str, config: dict[str, Any]) -> None:
         """A subscription_update_confirm price: one that exists, among the configuration's."""

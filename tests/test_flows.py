@@ -543,3 +543,104 @@ def test_what_the_server_chooses_is_rejected_from_the_caller_and_never_sent(
             {"parameter": name, "detail": "is set by the server, never by the caller"}
         ]
     assert fake_stripe.calls() == []
+
+
+# --- session options: settings, never the caller ------------------------------------------
+
+
+def test_with_after_expiration_login_an_expired_session_asks_the_customer_to_sign_in(
+    monkeypatch: pytest.MonkeyPatch, customer: str, fake_stripe: FakeStripe
+) -> None:
+    monkeypatch.setenv("AFTER_EXPIRATION_LOGIN", "true")
+
+    response = build_handler()(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 303
+    assert sent_params(fake_stripe)["after_expiration"] == {"type": "customer_login"}
+    [session] = fake_stripe.sessions.values()
+    assert session["after_expiration"] == {"customer_login": None, "type": "customer_login"}
+
+
+def test_without_the_setting_no_after_expiration_is_sent(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    invoke("home")
+
+    assert "after_expiration" not in sent_params(fake_stripe)
+
+
+def test_the_hosted_confirmation_shows_the_configured_message(
+    monkeypatch: pytest.MonkeyPatch, customer: str, fake_stripe: FakeStripe
+) -> None:
+    monkeypatch.setenv("HOSTED_CONFIRMATION_MESSAGE", "Thanks! Your card is updated.")
+    query = "flow=payment_method_update&after_completion=hosted_confirmation"
+
+    response = build_handler()(event("home", query=query), LambdaContext())
+
+    assert response["statusCode"] == 303
+    assert sent_params(fake_stripe)["flow_data"]["after_completion"] == {
+        "type": "hosted_confirmation",
+        "hosted_confirmation": {"custom_message": "Thanks! Your card is updated."},
+    }
+
+
+def test_the_promotion_code_is_applied_to_a_confirmed_update(
+    monkeypatch: pytest.MonkeyPatch, customer: str, fake_stripe: FakeStripe
+) -> None:
+    code = fake_stripe.add_promotion_code()
+    monkeypatch.setenv("UPDATE_PROMOTION_CODE", code)
+    sub = fake_stripe.add_subscription(customer=customer)
+    handler = build_handler()
+
+    confirm = handler(
+        event("home", query="flow=subscription_update_confirm&price=price_pro"), LambdaContext()
+    )
+    cancel = handler(event("home", query="flow=subscription_cancel"), LambdaContext())
+
+    assert confirm["statusCode"] == cancel["statusCode"] == 303
+    confirm_call, cancel_call = fake_stripe.calls("POST", SESSIONS)
+    assert confirm_call.params["flow_data"]["subscription_update_confirm"] == {
+        "subscription": sub,
+        "items": [{"id": item_ids(fake_stripe, sub)[0], "price": "price_pro"}],
+        "discounts": [{"promotion_code": code}],
+    }
+    assert cancel_call.params["flow_data"]["subscription_cancel"] == {"subscription": sub}
+
+
+def test_a_promotion_code_stripe_does_not_know_is_the_operators_500_not_the_callers(
+    monkeypatch: pytest.MonkeyPatch, customer: str, fake_stripe: FakeStripe
+) -> None:
+    monkeypatch.setenv("UPDATE_PROMOTION_CODE", "promo_Expired1")
+    fake_stripe.add_subscription(customer=customer)
+
+    response = build_handler()(
+        event("home", query="flow=subscription_update_confirm&quantity=2"), LambdaContext()
+    )
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("/server-misconfigured")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("UPDATE_PROMOTION_CODE", "FREE100"),  # a code's text, not its promo_ id
+        ("AFTER_EXPIRATION_LOGIN", "sometimes"),
+        ("HOSTED_CONFIRMATION_MESSAGE", "x" * 501),
+    ],
+)
+def test_a_bad_session_option_setting_fails_at_cold_start_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    response = build_handler()(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert any(name in r.getMessage() for r in caplog.records)
+    assert fake_stripe.calls() == []

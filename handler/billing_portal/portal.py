@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 
 from billing_portal.budget import AFTER_CUSTOMER_CREATED_MS
 from billing_portal.domain.customer import Customer
-from billing_portal.domain.flows import flow_data
+from billing_portal.domain.flows import ServerChoices, flow_data
 from billing_portal.domain.request import PortalRequest
 from billing_portal.domain.subscription import (
     Subscription,
@@ -117,11 +117,19 @@ class Portal:
             params["on_behalf_of"] = customer.on_behalf_of
         if request.locale:
             params["locale"] = request.locale
+        if self._settings.after_expiration_login:
+            # An expired session link asks the customer to sign in by email (API 2026-10-28)
+            # instead of showing a dead end.
+            params["after_expiration"] = {"type": "customer_login"}
         if request.flow:
             params["flow_data"] = flow_data(
                 request,
                 subscription,
                 return_url=return_url,
-                retention_coupon=self._settings.retention_coupon_id,
+                ours=ServerChoices(
+                    retention_coupon=self._settings.retention_coupon_id,
+                    promotion_code=self._settings.update_promotion_code,
+                    confirmation_message=self._settings.hosted_confirmation_message,
+                ),
             )
         return params

@@ -49,6 +49,14 @@ class Settings(BaseModel):
         None, alias="PORTAL_CONFIGURATION_ID", pattern=r"^bpc_[A-Za-z0-9]+$"
     )
     retention_coupon_id: str | None = Field(None, alias="RETENTION_COUPON_ID")
+    # Session options, never the caller's (docs/parameters-and-responses.md#session-options).
+    after_expiration_login: bool = Field(False, alias="AFTER_EXPIRATION_LOGIN")
+    hosted_confirmation_message: str | None = Field(
+        None, alias="HOSTED_CONFIRMATION_MESSAGE", max_length=500
+    )
+    update_promotion_code: str | None = Field(
+        None, alias="UPDATE_PROMOTION_CODE", pattern=r"^promo_[A-Za-z0-9]+$"
+    )
 
     auth_jwt_issuer: str | None = Field(None, alias="AUTH_JWT_ISSUER", pattern=r"^https?://")
     auth_jwt_audience: tuple[str, ...] = Field((), alias="AUTH_JWT_AUDIENCE")

@@ -6,7 +6,7 @@ from typing import Any, get_args
 
 import pytest
 
-from billing_portal.domain.flows import flow_data
+from billing_portal.domain.flows import ServerChoices, flow_data
 from billing_portal.domain.request import Flow, portal_request
 from billing_portal.domain.subscription import Subscription
 from billing_portal.errors import InvalidParameter
@@ -28,10 +28,15 @@ OWN_OBJECT: dict[str, dict[str, Any] | None] = {
 }
 
 
-def build(raw: dict[str, Any], sub: Subscription | None = SUB, coupon: str | None = None) -> Any:
+NONE_CHOSEN = ServerChoices()
+
+
+def build(
+    raw: dict[str, Any], sub: Subscription | None = SUB, ours: ServerChoices = NONE_CHOSEN
+) -> Any:
     request = portal_request(raw, ALLOWED)
     subscription = sub if request.acts_on_subscription else None
-    return flow_data(request, subscription, return_url=RETURN, retention_coupon=coupon)
+    return flow_data(request, subscription, return_url=RETURN, ours=ours)
 
 
 @pytest.mark.parametrize("flow", get_args(Flow))
@@ -58,7 +63,7 @@ def test_each_flow_is_its_type_and_its_own_object(flow: str) -> None:
 def test_the_retention_coupon_is_offered_only_on_cancel(
     flow: str, coupon: str | None, retention: dict[str, Any] | None
 ) -> None:
-    data = build({"flow": flow}, coupon=coupon)
+    data = build({"flow": flow}, ours=ServerChoices(retention_coupon=coupon))
 
     assert data[flow].get("retention") == retention
 
@@ -112,3 +117,37 @@ def test_after_completion_redirects_to_the_return_url_unless_told_otherwise(
     data = build({"flow": flow, **extra})
 
     assert data.get("after_completion") == after_completion
+
+
+# Every option settings add, at once: each lands in its own flow only.
+EVERY_CHOICE = ServerChoices(
+    retention_coupon="stay20", promotion_code="promo_Back10", confirmation_message="Thanks!"
+)
+
+
+@pytest.mark.parametrize("flow", get_args(Flow))
+def test_the_promotion_code_is_applied_to_update_confirm_only(flow: str) -> None:
+    raw = {"flow": flow, **({"quantity": "2"} if flow == CONFIRM else {})}
+
+    data = build(raw, ours=EVERY_CHOICE)
+
+    discounts = (data.get(flow) or {}).get("discounts")
+    assert discounts == ([{"promotion_code": "promo_Back10"}] if flow == CONFIRM else None)
+
+
+@pytest.mark.parametrize(
+    ("after_completion", "confirmation"),
+    [
+        ("hosted_confirmation", {"custom_message": "Thanks!"}),
+        ("portal_homepage", None),
+        ("redirect", None),
+    ],
+)
+def test_the_confirmation_message_goes_with_the_hosted_confirmation_only(
+    after_completion: str, confirmation: dict[str, str] | None
+) -> None:
+    data = build(
+        {"flow": "payment_method_update", "after_completion": after_completion}, ours=EVERY_CHOICE
+    )
+
+    assert data["after_completion"].get("hosted_confirmation") == confirmation

@@ -1,13 +1,15 @@
 """Deep links: the caller's flow, on the customer's own subscription, as Stripe's `flow_data`.
 
 Every `subscription_*` flow type has a `flow_data` sub-object of the same name holding the
-subscription; two of them take more (a retention coupon, the item to change). The other flows
-(`payment_method_update`, `customer_update`) are the type alone.
+subscription; two of them take more (a retention coupon; the item to change and a promotion
+code). The other flows (`payment_method_update`, `customer_update`) are the type alone. Coupons,
+promotion codes and the confirmation message are the server's (ServerChoices), never the caller's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from billing_portal.domain.request import SUBSCRIPTION_FLOWS, PortalRequest
@@ -15,13 +17,23 @@ from billing_portal.domain.subscription import Subscription
 from billing_portal.errors import InvalidParameter
 
 
-def _retention(request: PortalRequest, sub: Subscription, coupon: str | None) -> dict[str, Any]:
-    if coupon is None:
+@dataclass(frozen=True)
+class ServerChoices:
+    """What settings add to a flow (settings.py): never taken from the caller."""
+
+    retention_coupon: str | None = None  # offered in subscription_cancel
+    promotion_code: str | None = None  # applied in subscription_update_confirm
+    confirmation_message: str | None = None  # shown with after_completion=hosted_confirmation
+
+
+def _retention(request: PortalRequest, sub: Subscription, ours: ServerChoices) -> dict[str, Any]:
+    if ours.retention_coupon is None:
         return {}
-    return {"retention": {"type": "coupon_offer", "coupon_offer": {"coupon": coupon}}}
+    offer = {"coupon": ours.retention_coupon}
+    return {"retention": {"type": "coupon_offer", "coupon_offer": offer}}
 
 
-def _item_change(request: PortalRequest, sub: Subscription, coupon: str | None) -> dict[str, Any]:
+def _item_change(request: PortalRequest, sub: Subscription, ours: ServerChoices) -> dict[str, Any]:
     if len(sub.item_ids) != 1:
         raise InvalidParameter.single(
             "subscription",
@@ -32,11 +44,14 @@ def _item_change(request: PortalRequest, sub: Subscription, coupon: str | None) 
         item["price"] = request.price
     if request.quantity is not None:
         item["quantity"] = request.quantity
-    return {"items": [item]}
+    change: dict[str, Any] = {"items": [item]}
+    if ours.promotion_code is not None:
+        change["discounts"] = [{"promotion_code": ours.promotion_code}]
+    return change
 
 
 # What a subscription flow's sub-object holds besides the subscription.
-EXTRAS: dict[str, Callable[[PortalRequest, Subscription, str | None], dict[str, Any]]] = {
+EXTRAS: dict[str, Callable[[PortalRequest, Subscription, ServerChoices], dict[str, Any]]] = {
     "subscription_cancel": _retention,
     "subscription_update_confirm": _item_change,
 }
@@ -47,7 +62,7 @@ def flow_data(
     subscription: Subscription | None,
     *,
     return_url: str,
-    retention_coupon: str | None,
+    ours: ServerChoices,
 ) -> dict[str, Any]:
     """Stripe's `flow_data` for request.flow; `subscription` is resolved for subscription flows."""
     flow = request.flow
@@ -55,10 +70,13 @@ def flow_data(
     data: dict[str, Any] = {"type": flow}
     if flow in SUBSCRIPTION_FLOWS:
         assert subscription is not None
-        extra = EXTRAS.get(flow, lambda *_: {})(request, subscription, retention_coupon)
+        extra = EXTRAS.get(flow, lambda *_: {})(request, subscription, ours)
         data[flow] = {"subscription": subscription.id, **extra}
     if request.after_completion is not None:
         data["after_completion"] = {"type": request.after_completion}
+    if request.after_completion == "hosted_confirmation" and ours.confirmation_message:
+        message = {"custom_message": ours.confirmation_message}
+        data["after_completion"]["hosted_confirmation"] = message
     if request.after_completion == "redirect":
         redirect = {"return_url": request.after_completion_url or return_url}
         data["after_completion"]["redirect"] = redirect
