@@ -78,9 +78,48 @@ def test_foreign_return_url_is_a_400_and_stripe_is_never_called(
     body = problem(response)
     assert response["statusCode"] == 400
     assert body["errors"] == [
-        {"parameter": "return_url", "detail": "origin is not one of ALLOWED_ORIGINS"}
+        {
+            "parameter": "return_url",
+            "detail": "origin 'https://evil.example' is not one of ALLOWED_ORIGINS",
+        }
     ]
     assert fake_stripe.calls() == []
+
+
+def test_a_return_url_on_127_0_0_1_when_localhost_is_allowed_says_they_differ(
+    invoke: Invoke, customer: str
+) -> None:
+    # Given ALLOWED_ORIGINS with http://localhost:3000 (the demo settings), not 127.0.0.1
+    response = invoke("home", query="return_url=http://127.0.0.1:3000/settings")
+
+    assert response["statusCode"] == 400
+    assert problem(response)["errors"] == [
+        {
+            "parameter": "return_url",
+            "detail": "origin 'http://127.0.0.1:3000' is not one of ALLOWED_ORIGINS "
+            "(http://localhost:3000 is: 127.0.0.1 and localhost are different origins)",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("origin", "said"),
+    [
+        ("http://localhost:8080", "Origin 'http://localhost:8080' is not one of ALLOWED_ORIGINS"),
+        ("null", "Origin 'null' is not one of ALLOWED_ORIGINS"),
+        ("http://x/<script>", "An Origin header that is not an origin (scheme://host[:port])"),
+    ],
+)
+def test_a_preflight_from_another_origin_is_a_403_naming_it(
+    invoke: Invoke, origin: str, said: str
+) -> None:
+    response = invoke(
+        "preflight", headers={"origin": origin, "access-control-request-method": "POST"}
+    )
+
+    assert response["statusCode"] == 403
+    assert problem(response)["detail"] == f"{said}: it may not call this endpoint from a browser."
+    assert "Access-Control-Allow-Origin" not in response["headers"]
 
 
 def test_no_identity_is_a_401_with_a_bearer_challenge(invoke: Invoke, customer: str) -> None:

@@ -88,10 +88,23 @@ def parse_origin(value: str) -> str:
 
 
 def check_redirect_url(url: str, allowed_origins: frozenset[str]) -> str:
-    """Return url unchanged when its origin is exactly one of allowed_origins, else ValueError."""
-    if origin_of(url) not in allowed_origins:
-        raise ValueError("origin is not one of ALLOWED_ORIGINS")
+    """Return url unchanged when its origin is exactly one of allowed_origins, else ValueError
+    naming that origin (already checked to be a plain scheme://host[:port])."""
+    origin = origin_of(url)
+    if origin not in allowed_origins:
+        raise ValueError(not_allowed(origin, allowed_origins))
     return url
+
+
+def not_allowed(origin: str, allowed_origins: frozenset[str]) -> str:
+    """ "origin 'x' is not one of ALLOWED_ORIGINS", and the localhost/127.0.0.1 mix-up when the
+    other loopback name is the one allowed (they are different origins to a browser)."""
+    message = f"origin {origin!r} is not one of ALLOWED_ORIGINS"
+    for this, other in (("localhost", "127.0.0.1"), ("127.0.0.1", "localhost")):
+        twin = origin.replace(f"://{this}", f"://{other}", 1)
+        if twin != origin and twin in allowed_origins:
+            return f"{message} ({twin} is: {this} and {other} are different origins)"
+    return message
 
 
 def is_text(value: str) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from aws_lambda_powertools.event_handler import Response
 
-from billing_portal.domain.urls import origin_of
+from billing_portal.domain.urls import not_allowed, origin_of
 from billing_portal.errors import ForbiddenOrigin
 
 ALLOW_METHODS = "GET, POST"
@@ -41,7 +41,10 @@ def preflight(headers: Mapping[str, str], allowed: frozenset[str]) -> Response:
     """204 with the CORS headers for an allowed origin; ForbiddenOrigin (403) for any other."""
     origin = _allowed_origin(headers.get("origin"), allowed)
     if origin is None:
-        raise ForbiddenOrigin("This origin may not call this endpoint from a browser.")
+        raise ForbiddenOrigin(
+            f"{_refused(headers.get('origin'), allowed)}: it may not call this endpoint "
+            "from a browser."
+        )
     return Response(
         204,
         None,
@@ -72,13 +75,28 @@ def check_cookie_request(headers: Mapping[str, str], allowed: frozenset[str]) ->
             return
         raise ForbiddenOrigin("A request using the session cookie must send its Origin.")
     if _allowed_origin(origin, allowed) is None:
-        raise ForbiddenOrigin("This origin may not use the session cookie.")
+        raise ForbiddenOrigin(f"{_refused(origin, allowed)}: it may not use the session cookie.")
 
 
 def _allowed_origin(origin: str | None, allowed: frozenset[str]) -> str | None:
     # Browsers send the serialised origin; ALLOWED_ORIGINS holds the same form, so equality is
     # exact (no case folding, no default-port games) and "null" never matches.
     return origin if origin and origin in allowed else None
+
+
+def _refused(origin: str | None, allowed: frozenset[str]) -> str:
+    """The refused origin, named: what a developer needs to add to ALLOWED_ORIGINS. Only a
+    well-formed origin is repeated back (a header is the caller's text)."""
+    if not origin:
+        return "A request without an Origin header"
+    try:
+        named = origin == "null" or origin_of(origin) == origin  # "null": file:// or sandboxed
+    except ValueError:
+        named = False
+    if not named:
+        return "An Origin header that is not an origin (scheme://host[:port])"
+    message = not_allowed(origin, allowed)
+    return message[0].upper() + message[1:]
 
 
 def _referer_origin(referer: str | None) -> str | None:
