@@ -139,6 +139,20 @@ def test_every_environment_expands_without_a_rule_failing() -> None:
             assert Stack(**_overrides(environment)).rule_failures() == []
 
 
+def test_prod_alarms_reach_a_person_and_canary_while_dev_deploys_at_once() -> None:
+    prod, dev = (_overrides(_samconfig()[name]) for name in ("prod", "default"))
+    assert prod["EnvironmentType"] == "prod" and prod["AlarmEmail"]
+    assert "DeploymentType" not in prod  # the template's canary
+    assert dev["DeploymentType"] == "CodeDeployDefault.LambdaAllAtOnce"
+
+
+def test_every_environment_tags_its_stack_and_so_every_resource() -> None:
+    for name in ("default", "prod"):
+        tags = _samconfig()[name]["deploy"]["parameters"]["tags"]
+        expected = "dev" if name == "default" else "prod"
+        assert tags == f"project=billing-portal environment={expected}"
+
+
 # --- The Stripe key: SSM or Secrets Manager, exactly one of them ------------------------------
 
 
@@ -232,7 +246,32 @@ def test_a_customer_managed_key_may_decrypt_only_through_the_keys_store(
 def test_no_statement_grants_a_wildcard_resource_or_action(overrides: dict[str, str]) -> None:
     for statement in Stack(CreateMissingCustomers="true", **overrides).statements():
         assert "*" not in str(statement["Action"])
+        if statement["Sid"] == "SendTraces":  # X-Ray takes no other resource
+            assert statement["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+            continue
         assert statement["Resource"] != "*"
+
+
+def test_the_function_writes_to_its_own_log_group_only() -> None:
+    stack = Stack()
+    function = stack.resources["BillingPortalFunction"]["Properties"]
+    assert function["Role"] == "<BillingPortalFunctionRole.Arn>"
+    role = stack.resources["BillingPortalFunctionRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole (logs:* on *)
+    assert stack.statement("WriteOwnLogs") == {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": "<BillingPortalLogGroup.Arn>",
+    }
+
+
+def test_the_log_salt_is_a_generated_secret_not_the_stack_id() -> None:
+    stack = Stack()
+    salt = stack.environment()["USER_HASH_SALT"]
+    assert salt == "{{resolve:secretsmanager:<UserHashSalt>:SecretString}}"
+    secret = stack.resources["UserHashSalt"]["Properties"]["GenerateSecretString"]
+    assert secret["PasswordLength"] >= 32
 
 
 @pytest.mark.parametrize(
@@ -255,6 +294,14 @@ def test_the_secret_parameter_takes_a_name_or_a_full_arn(value: str, accepted: b
 # --- Custom domain ----------------------------------------------------------------------------
 
 
+def execute_api_disabled(stack: Stack) -> bool:
+    [server] = stack.resources["BillingApi"]["Properties"]["Body"]["servers"]
+    disabled: bool = server["x-amazon-apigateway-endpoint-configuration"][
+        "disableExecuteApiEndpoint"
+    ]
+    return disabled
+
+
 def test_a_custom_domain_gets_the_domain_its_mapping_and_its_record() -> None:
     stack = Stack(**DOMAIN)
     resources = stack.resources
@@ -262,7 +309,12 @@ def test_a_custom_domain_gets_the_domain_its_mapping_and_its_record() -> None:
     assert resources["ApiDomain"]["Properties"] == {
         "DomainName": "billing.example.com",
         "DomainNameConfigurations": [
-            {"CertificateArn": CERTIFICATE, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}
+            {
+                "CertificateArn": CERTIFICATE,
+                "EndpointType": "REGIONAL",
+                "SecurityPolicy": "TLS_1_2",
+                "IpAddressType": "dualstack",
+            }
         ],
     }
     # At the domain's root: the function routes on /billing/portal, with no base path before it.
@@ -272,17 +324,21 @@ def test_a_custom_domain_gets_the_domain_its_mapping_and_its_record() -> None:
         "Stage": "<BillingApiApiGatewayDefaultStage>",
     }
     assert resources["BillingApiApiGatewayDefaultStage"]["Properties"]["StageName"] == "$default"
-    assert resources["ApiDomainRecord"]["Properties"] == {
-        "HostedZoneId": "Z0123456789ABCDEFGHIJ",
-        "Name": "billing.example.com",
-        "Type": "A",
-        "AliasTarget": {
-            "DNSName": "<ApiDomain.RegionalDomainName>",
-            "HostedZoneId": "<ApiDomain.RegionalHostedZoneId>",
-            "EvaluateTargetHealth": False,
-        },
-    }
+    for record, kind in (("ApiDomainRecord", "A"), ("ApiDomainRecordIpv6", "AAAA")):
+        assert resources[record]["Properties"] == {
+            "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+            "Name": "billing.example.com",
+            "Type": kind,
+            "AliasTarget": {
+                "DNSName": "<ApiDomain.RegionalDomainName>",
+                "HostedZoneId": "<ApiDomain.RegionalHostedZoneId>",
+                "EvaluateTargetHealth": False,
+            },
+        }
     assert stack.outputs["BillingPortalUrl"] == "https://billing.example.com/billing/portal"
+    # The custom domain is the one way in, so a WAF or CloudFront before it cannot be bypassed.
+    assert execute_api_disabled(stack) is True
+    assert "ExecuteApiUrl" not in stack.outputs
     assert stack.rule_failures() == []
 
 
@@ -302,6 +358,7 @@ def test_without_a_domain_there_is_only_the_execute_api_url() -> None:
     assert stack.outputs["BillingPortalUrl"] == (
         "https://<BillingApi>.execute-api.us-east-1.amazonaws.com/billing/portal"
     )
+    assert execute_api_disabled(stack) is False
 
 
 @pytest.mark.parametrize(
@@ -374,21 +431,6 @@ def test_both_log_groups_keep_logs_for_the_retention_chosen() -> None:
         assert resources[name]["Properties"]["RetentionInDays"] == "90"
 
 
-def test_a_wave_of_4xx_and_slow_answers_raise_alarms_for_this_api() -> None:
-    resources = Stack(AlarmTopicArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:ops").resources
-    client_errors = resources["Api4xxAlarm"]["Properties"]
-    latency = resources["ApiLatencyAlarm"]["Properties"]
-    api = [{"Name": "ApiId", "Value": "<BillingApi>"}, {"Name": "Stage", "Value": "$default"}]
-
-    stats = [m["MetricStat"]["Metric"] for m in client_errors["Metrics"] if "MetricStat" in m]
-    assert {m["MetricName"] for m in stats} == {"4xx", "Count"}
-    assert all(m["Dimensions"] == api for m in stats)
-    assert latency["Dimensions"] == api
-    assert str(latency["Threshold"]) == "3000"
-    for alarm in (client_errors, latency):
-        assert alarm["AlarmActions"] == [f"arn:aws:sns:us-east-1:{ACCOUNT}:ops"]
-
-
 def test_the_dashboard_shows_this_stacks_function_api_and_metrics() -> None:
     stack = Stack()
     body = json.loads(stack.resources["Dashboard"]["Properties"]["DashboardBody"])
@@ -444,6 +486,12 @@ NOT_PARAMETERS = {
     "DeletionPolicy",
     "CodeUri",
     "KmsKeyId",
+    "DeploymentPreference",
+    "DisableExecuteApiEndpoint",
+    "DescribeStacks",
+    "EvaluateLowSampleCountPercentile",
+    "DeletionProtectionEnabled",
+    "NoRegionError",  # botocore's, in development.md
     # cookie attributes
     "SameSite",
     "HttpOnly",

@@ -1,0 +1,195 @@
+"""Alarms that mean something and reach a person: each alarm notifies a topic (the stack's own,
+encrypted, or yours), the refusal alarm counts the function's own answers (its metric filters
+are matched against the real handler's log lines), and a canary rolls back on them."""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from testing.cfn import ACCOUNT, Stack
+from testing.events import event
+from testing.harness import LambdaContext
+from tests.conftest import Handler
+
+OPS_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:ops"
+ALARMS = (
+    "FunctionErrorsAlarm",
+    "FunctionThrottlesAlarm",
+    "Api5xxAlarm",
+    "MisconfigurationsAlarm",
+    "RefusalsAlarm",
+    "UnhandledErrorsAlarm",
+    "ApiLatencyAlarm",
+)
+
+
+def alarms(stack: Stack) -> dict[str, dict[str, Any]]:
+    return {name: stack.resources[name]["Properties"] for name in ALARMS}
+
+
+def test_every_alarm_notifies_the_stacks_own_encrypted_topic_by_default() -> None:
+    stack = Stack(AlarmEmail="oncall@example.com")
+    for name, alarm in alarms(stack).items():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == ["<AlarmTopic>"], name
+    topic = stack.resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == "<AlarmTopicKey.Arn>"
+    subscription = stack.resources["AlarmEmailSubscription"]["Properties"]
+    assert subscription == {
+        "TopicArn": "<AlarmTopic>",
+        "Protocol": "email",
+        "Endpoint": "oncall@example.com",
+    }
+    # CloudWatch publishes to an encrypted topic only with the key's leave.
+    [grant] = [
+        s
+        for s in stack.resources["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+        if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert grant["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_a_topic_of_yours_replaces_the_stacks_own() -> None:
+    stack = Stack(AlarmTopicArn=OPS_TOPIC, AlarmEmail="ignored@example.com")
+    for alarm in alarms(stack).values():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [OPS_TOPIC]
+    assert not {"AlarmTopic", "AlarmTopicKey", "AlarmEmailSubscription"} & set(stack.resources)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        ({"EnvironmentType": "prod"}, True),
+        ({"EnvironmentType": "prod", "AlarmEmail": "oncall@example.com"}, False),
+        ({"EnvironmentType": "prod", "AlarmTopicArn": OPS_TOPIC}, False),
+        ({"EnvironmentType": "dev"}, False),
+    ],
+)
+def test_production_is_refused_until_alarms_reach_a_person(
+    overrides: dict[str, str], refused: bool
+) -> None:
+    failures = Stack(**overrides).rule_failures()
+    assert failures == (["ProdAlarmsReachAPerson"] if refused else [])
+
+
+def test_a_canary_takes_the_alias_and_rolls_back_on_the_error_alarms() -> None:
+    stack = Stack()
+    group = stack.resources["BillingPortalFunctionDeploymentGroup"]["Properties"]
+    assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    assert group["AutoRollbackConfiguration"]["Enabled"] is True
+    watched = {a["Name"] for a in group["AlarmConfiguration"]["Alarms"]}
+    assert watched == {
+        "<Api5xxAlarm>",
+        "<MisconfigurationsAlarm>",
+        "<UnhandledErrorsAlarm>",
+        "<FunctionErrorsAlarm>",
+    }
+    alias = stack.template["Resources"]["BillingPortalFunctionAliaslive"]
+    assert "CodeDeployLambdaAliasUpdate" in alias["UpdatePolicy"]
+    dev = Stack(DeploymentType="CodeDeployDefault.LambdaAllAtOnce")
+    group = dev.resources["BillingPortalFunctionDeploymentGroup"]["Properties"]
+    assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaAllAtOnce"
+
+
+def test_latency_of_a_handful_of_requests_does_not_page() -> None:
+    latency = Stack().resources["ApiLatencyAlarm"]["Properties"]
+    assert latency["EvaluateLowSampleCountPercentile"] == "ignore"
+    assert latency["ExtendedStatistic"] == "p90"
+
+
+def test_lambdas_own_log_lines_are_json_too() -> None:
+    function = Stack().resources["BillingPortalFunction"]["Properties"]
+    assert function["LoggingConfig"] == {"LogGroup": "<BillingPortalLogGroup>", "LogFormat": "JSON"}
+
+
+# --- The refusal alarm counts the function's own answers --------------------------------------
+
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+}
+
+
+def matches(pattern: str, line: dict[str, Any]) -> bool:
+    """CloudWatch Logs' JSON filter pattern, for the conjunctions our metric filters use:
+    `{ $.a = "x" && $.b >= 400 && $.c = * }`."""
+    body = pattern.strip().removeprefix("{").removesuffix("}")
+    for term in body.split("&&"):
+        found = re.fullmatch(r'\s*\$\.(\w+)\s*(=|!=|>=|<=)\s*("[^"]*"|\*|-?\d+)\s*', term)
+        assert found, f"not understood here: {term!r}"
+        name, op, value = found.groups()
+        if name not in line:
+            return False
+        if value == "*":
+            continue
+        if value.startswith('"'):
+            if not COMPARE[op](str(line[name]), value.strip('"')):
+                return False
+        elif not isinstance(line[name], int | float) or not COMPARE[op](line[name], int(value)):
+            return False
+    return True
+
+
+def filter_pattern(stack: Stack, metric: str) -> str:
+    [pattern] = [
+        r["Properties"]["FilterPattern"]
+        for r in stack.resources.values()
+        if r["Type"] == "AWS::Logs::MetricFilter"
+        and r["Properties"]["MetricTransformations"][0]["MetricName"] == metric
+    ]
+    return pattern
+
+
+def test_the_refusal_alarm_reads_the_functions_answers_not_the_stages_4xx() -> None:
+    stack = Stack()
+    alarm = stack.resources["RefusalsAlarm"]["Properties"]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    assert metrics["rate"]["Expression"] == "IF(answers >= 10, 100 * refusals / answers, 0)"
+    for metric_id, name in (("refusals", "Refusals"), ("answers", "Answers")):
+        stat = metrics[metric_id]["MetricStat"]["Metric"]
+        assert stat == {"Namespace": "BillingPortal/billing-portal-prod", "MetricName": name}
+    for resource in stack.resources.values():
+        if resource["Type"] == "AWS::Logs::MetricFilter":
+            assert resource["Properties"]["LogGroupName"] == "<BillingPortalLogGroup>"
+    assert "Api4xxAlarm" not in stack.resources
+
+
+def request_lines(capfd: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    out = capfd.readouterr().out
+    return [json.loads(x) for x in out.splitlines() if '"message":"request"' in x]
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "status", "refusal"),
+    [
+        ("home", {}, 303, False),
+        ("home", {"claims": {"sub": "never-linked"}}, 404, True),
+        ("home", {"query": "return_url=https://evil.example/"}, 400, True),
+        ("no-identity", {}, 401, False),
+    ],
+    ids=["portal", "no billing account", "foreign return_url", "no identity"],
+)
+def test_the_metric_filters_count_what_the_function_really_logs(
+    handler: Handler,
+    customer: str,
+    capfd: pytest.CaptureFixture[str],
+    name: str,
+    changes: dict[str, Any],
+    status: int,
+    refusal: bool,
+) -> None:
+    stack = Stack()
+    capfd.readouterr()
+    response = handler(event(name, **changes), LambdaContext())
+    assert response["statusCode"] == status
+    [line] = request_lines(capfd)
+    assert matches(filter_pattern(stack, "Answers"), line)
+    assert matches(filter_pattern(stack, "Refusals"), line) is refusal
