@@ -6,6 +6,8 @@
         issuer.rotate()                                     # a new key (and kid) is published
         issuer.failing = True                               # JWKS answers 500 from now on
         issuer.delay = 3.0                                  # JWKS answers late
+        issuer.trickle = 0.05                               # ... one byte per 0.05 s
+        issuer.document = {"keys": [{"kid": ["x"]}]}        # JWKS answers this JSON instead
         issuer.fetches                                      # JWKS requests received
 """
 
@@ -42,6 +44,8 @@ class Issuer:
         self.failing = False  # JWKS answers 500
         self.garbled = False  # JWKS answers 200 with a body that is not JSON
         self.delay = 0.0  # seconds the JWKS endpoint waits before answering
+        self.trickle = 0.0  # seconds between the bytes of its answer (0: all at once)
+        self.document: Any = None  # JSON (or bytes) answered instead of the keys, when set
         self.fetches = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -97,6 +101,12 @@ class Issuer:
                 time.sleep(issuer.delay)
                 if self.path != JWKS_PATH or issuer.failing:
                     status, body = (404 if self.path != JWKS_PATH else 500), b"{}"
+                elif issuer.document is not None:
+                    document = issuer.document
+                    status = 200
+                    body = (
+                        document if isinstance(document, bytes) else json.dumps(document).encode()
+                    )
                 else:
                     status, body = 200, json.dumps(issuer.jwks()).encode()
                 if issuer.garbled:
@@ -106,7 +116,13 @@ class Issuer:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.flush()
+                    if not issuer.trickle:
+                        self.wfile.write(body)
+                    for index in range(len(body) if issuer.trickle else 0):
+                        self.wfile.write(body[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(issuer.trickle)
                 except ConnectionError:
                     pass  # the client gave up waiting (a timeout test): nothing to answer
 

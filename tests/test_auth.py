@@ -220,6 +220,58 @@ def test_an_unreachable_issuer_is_a_503_to_retry_not_a_401(
     assert dynamodb_calls == []
 
 
+# --- a hostile or broken issuer ---------------------------------------------------------------
+
+
+def _with_key(change: dict[str, Any]) -> Any:
+    """The issuer's JWKS with its one key changed."""
+    return lambda i: {"keys": [{**i.jwks()["keys"][0], **change}]}
+
+
+# A JWKS no key can be taken from: each is a failed fetch (a 503 while no key is known), never
+# a 500, and the function's own time is never spent waiting for it.
+BROKEN_JWKS: dict[str, Any] = {
+    "a kid that is a list": _with_key({"kid": ["a", "b"]}),
+    "a kid that is an object": _with_key({"kid": {"a": 1}}),
+    "a kid that is a number": _with_key({"kid": 7}),
+    "an alg that is a list": _with_key({"alg": ["RS256"]}),
+    "a kty that is an object": _with_key({"kty": {"RSA": True}}),
+    "a modulus that is a list": _with_key({"n": ["AQAB"]}),
+    "nested 20,000 deep": lambda i: b'{"keys": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+    "keys that is an object": lambda i: {"keys": i.jwks()["keys"][0]},
+    "a key that is a string": lambda i: {"keys": ["RS256"]},
+    "a document that is a list": lambda i: i.jwks()["keys"],
+    "over 64 KiB": lambda i: {**i.jwks(), "padding": "x" * (64 * 1024)},
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_JWKS))
+def test_a_broken_jwks_is_a_failed_fetch_never_a_500(
+    handler: Any, issuer: Issuer, fake_stripe: FakeStripe, dynamodb_calls: list[str], broken: str
+) -> None:
+    issuer.document = BROKEN_JWKS[broken](issuer)
+
+    response = call(handler, bearer=issuer.token())
+
+    assert response["statusCode"] == 503
+    assert problem(response)["type"].endswith("/upstream-unavailable")
+    assert (dynamodb_calls, fake_stripe.calls()) == ([], [])
+
+
+def test_an_issuer_trickling_its_keys_cannot_hold_the_request(
+    handler: Any, issuer: Issuer, dynamodb_calls: list[str]
+) -> None:
+    # A byte every 50 ms never trips a per-read timeout: the whole download takes ~25 s.
+    issuer.trickle = 0.05
+
+    started = time.monotonic()
+    response = call(handler, bearer=issuer.token())
+
+    assert response["statusCode"] == 503
+    assert time.monotonic() - started < 8  # the 2 s bound, with room for a slow machine
+    assert dynamodb_calls == []
+
+
 def test_tokens_never_reach_the_logs(
     handler: Any, issuer: Issuer, caplog: pytest.LogCaptureFixture
 ) -> None:

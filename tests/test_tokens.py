@@ -6,6 +6,7 @@ requests are counted; time is a clock the test moves, so nothing sleeps.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import jwt
@@ -13,6 +14,7 @@ import pytest
 
 from billing_portal.errors import Unauthenticated, UpstreamUnavailable
 from billing_portal.web.tokens import (
+    JWKS_MAX_BYTES,
     KEYS_MAX_AGE_SECONDS,
     REFETCH_INTERVAL_SECONDS,
     SigningKeys,
@@ -199,3 +201,32 @@ def test_a_token_whose_alg_differs_from_its_keys_is_refused(
     token = jwt.encode(issuer.claims(), rs256_key, algorithm="RS256", headers={"kid": issuer.kid})
 
     assert "algorithm" in rejected(verifier, token)
+
+
+def test_a_malformed_refetch_keeps_the_known_keys_and_an_unknown_kid_is_a_401(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    known = issuer.token()
+    verifier.verify(known)
+    issuer.rotate()
+    issuer.document = {"keys": [{**key, "kid": [key["kid"]]} for key in issuer.jwks()["keys"]]}
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+
+    assert "does not publish" in rejected(verifier, issuer.token())
+    assert verifier.verify(known)["sub"] == "demo-user"
+    assert issuer.fetches == 2
+
+
+def test_a_jwks_larger_than_64_kib_is_refused_and_one_just_under_is_read(
+    issuer: Issuer, clock: Clock
+) -> None:
+    keys = issuer.jwks()
+    room = JWKS_MAX_BYTES - len(json.dumps({**keys, "padding": ""}))
+    verifier = TokenVerifier(ISSUER, ["web-client"], SigningKeys(issuer.jwks_url, clock=clock))
+
+    issuer.document = {**keys, "padding": "x" * (room + 1)}
+    with pytest.raises(UpstreamUnavailable):
+        verifier.verify(issuer.token())
+    issuer.document = {**keys, "padding": "x" * room}
+    clock.advance(REFETCH_INTERVAL_SECONDS)
+    assert verifier.verify(issuer.token())["sub"] == "demo-user"

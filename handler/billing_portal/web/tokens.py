@@ -1,21 +1,28 @@
 """JWT verification against the issuer's published keys (JWKS), for when no authorizer ran.
 
-PyJWT does the cryptography, the claim checks and the JWKS download (``PyJWKClient``, which also
-refuses redirects and non-http schemes). The key cache is ours because the contract asks for
-more than ``PyJWKClient``'s cache gives: its cooldown starts only after a *successful* fetch (so
-while the issuer is down every forged ``kid`` would fetch again), and an expired cache whose
-refresh fails loses the keys it knew. Here every fetch attempt starts the interval, and a failed
-fetch keeps the keys already known.
+PyJWT does the cryptography, the claim checks and the parsing of the issuer's keys
+(``PyJWKClient``). The key cache is ours because the contract asks for more than
+``PyJWKClient``'s cache gives: its cooldown starts only after a *successful* fetch (so while the
+issuer is down every forged ``kid`` would fetch again), and an expired cache whose refresh fails
+loses the keys it knew. Here every fetch attempt starts the interval, and a failed fetch keeps
+the keys already known.
+
+The download is ours too (``BoundedJWKClient``): ``PyJWKClient``'s timeout applies to each socket
+read, so an issuer trickling a byte a second holds the request for as long as it likes, and it
+reads any size. Ours is bounded as a whole, in time and in bytes, and a document that is not a
+plain JWKS (a ``kid`` that is a list, deep nesting) is a failed fetch rather than a crash.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Collection
 from typing import Any
 
 import jwt
+import requests
 from aws_lambda_powertools import Logger
 
 from billing_portal import budget
@@ -32,6 +39,13 @@ REFETCH_INTERVAL_SECONDS = 10.0
 # Keys the issuer has withdrawn stop working within this time in a long-lived container.
 KEYS_MAX_AGE_SECONDS = 3600.0
 TOKEN_USES = ("id", "access")  # Cognito; "refresh" tokens (and anything else) are refused
+# Real key sets are a few KiB (Entra ID's, with certificate chains, about 10).
+JWKS_MAX_BYTES = 64 * 1024
+# The JWK members PyJWT reads are strings, but for these lists of strings (RFC 7517, 7518).
+JWK_STRING_MEMBERS = frozenset(
+    {"kty", "use", "alg", "kid", "crv", "n", "e", "x", "y", "d", "p", "q", "dp", "dq", "qi", "k"}
+)
+JWK_LIST_MEMBERS = frozenset({"key_ops", "x5c"})
 
 # What a 401 says, in general terms: never the token or a claim's value.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
@@ -43,6 +57,80 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.MissingRequiredClaimError, "The token lacks a required claim."),
     (jwt.InvalidIssuedAtError, "The token's issue time is invalid."),
 )
+
+
+class BoundedJWKClient(jwt.PyJWKClient):
+    """``PyJWKClient`` whose download takes at most ``timeout`` seconds in all (connecting,
+    headers and body, however slowly the issuer sends them) and ``JWKS_MAX_BYTES``, and whose
+    document must be a plain JWKS. Every failure is a ``PyJWKClientError``."""
+
+    def fetch_data(self) -> Any:
+        outcome: list[Any] = []
+
+        def download() -> None:
+            try:
+                outcome.append(_download(self.uri, self.timeout))
+            except (requests.RequestException, jwt.PyJWTError, OSError) as exc:
+                outcome.append(exc)  # handed to the waiting request below
+
+        # A thread, because no timeout of requests (or urllib) bounds a whole response. One that
+        # outlives the wait is abandoned; its own per-read timeout and size cap end it.
+        worker = threading.Thread(target=download, name="jwks-download", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not outcome:
+            raise jwt.PyJWKClientConnectionError(
+                f"The JWKS download took longer than {self.timeout:g} s"
+            )
+        if isinstance(outcome[0], requests.RequestException):
+            raise jwt.PyJWKClientConnectionError(f"The JWKS download failed: {outcome[0]}")
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return _plain_jwks(outcome[0])
+
+
+def _download(url: str, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+    # No redirects: the keys come from the configured URL, as PyJWKClient has it.
+    with requests.get(
+        url, headers=headers, timeout=timeout, stream=True, allow_redirects=False
+    ) as response:
+        if response.status_code != 200:
+            raise jwt.PyJWKClientConnectionError(
+                f"The JWKS endpoint answered {response.status_code}"
+            )
+        body = b""
+        # One read at a time, so that an abandoned download also stops soon after the deadline.
+        while len(body) <= JWKS_MAX_BYTES and time.monotonic() < deadline:
+            chunk = response.raw.read1(8192, decode_content=False)
+            if not chunk:
+                return body
+            body += chunk
+    raise jwt.PyJWKClientError(
+        f"The JWKS is larger than {JWKS_MAX_BYTES} bytes or took over {timeout:g} s"
+    )
+
+
+def _plain_jwks(body: bytes) -> dict[str, Any]:
+    """The JWKS as ``{"keys": [{"kid": "...", ...}, ...]}`` with the members PyJWT reads of the
+    type it assumes, or PyJWKClientError (a ``kid`` that is a list raises TypeError in PyJWT)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python recurses
+        raise jwt.PyJWKClientError("The JWKS is not JSON") from None
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
+        raise jwt.PyJWKClientError("The JWKS has no list of keys")
+    for key in keys:
+        for name, value in key.items():
+            if name in JWK_LIST_MEMBERS:
+                plain = isinstance(value, list) and all(isinstance(item, str) for item in value)
+            else:
+                plain = name not in JWK_STRING_MEMBERS or isinstance(value, str)
+            if not plain:
+                raise jwt.PyJWKClientError(f"The JWKS has a key whose '{name}' is malformed")
+    return {"keys": keys}
 
 
 class SigningKeys:
@@ -63,7 +151,7 @@ class SigningKeys:
         timeout: float = budget.JWKS_FETCH_TIMEOUT,
     ) -> None:
         # Used only to download and parse; caching is ours (see the module docstring).
-        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)
+        self._client = BoundedJWKClient(url, cache_jwk_set=False, timeout=timeout)
         self._clock = clock
         self._interval = interval
         self._keys: dict[str, jwt.PyJWK] = {}
