@@ -107,6 +107,9 @@ def test_sam_reads_the_parameter_file_exactly_as_given(tmp_path: Path) -> None:
     [file] = [arg for arg in command if arg.startswith("file://")]
     # The SAM CLI's own parser of --parameter-overrides.
     assert CfnParameterOverridesType().convert((file,), None, None) == given
+    assert "--no-confirm-changeset" not in command  # prod's samconfig asks for a "y"
+    unattended = deploy.sam_deploy_command(samconfig.load("prod"), given, tmp_path, confirm=False)
+    assert unattended[-1] == "--no-confirm-changeset"
 
 
 def test_an_unknown_or_missing_parameter_is_one_plain_line(

@@ -1,6 +1,6 @@
 """Deploy one environment so that it does what the template and samconfig.toml say, then prove it.
 
-    uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [Key=Value ...]
+    uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes] [Key=Value ...]
 
 1. `sam build`, then `sam deploy --config-env ENV` with *every* template parameter given
    (samconfig.toml's parameter_overrides, then Key=Value from the command line, then the
@@ -90,7 +90,7 @@ def deploy_parameters(
 
 
 def sam_deploy_command(
-    env: samconfig.Environment, values: dict[str, str], folder: Path
+    env: samconfig.Environment, values: dict[str, str], folder: Path, *, confirm: bool = True
 ) -> list[str]:
     """`sam deploy` with the values in a YAML file: on its command line SAM refuses an empty
     value (`ErrorRedirectUrl=`), which is how a parameter is switched off."""
@@ -99,6 +99,7 @@ def sam_deploy_command(
     return [
         *[sys.executable, "-m", "samcli", "deploy", "--config-env", env.name],
         *["--parameter-overrides", f"file://{overrides}"],
+        *([] if confirm else ["--no-confirm-changeset"]),
     ]
 
 
@@ -178,6 +179,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--check-only", action="store_true", help="only check the deployed stack; change nothing"
     )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="no change-set prompt (a pipeline whose approval came before)",
+    )
     parser.add_argument("overrides", nargs="*", metavar="Key=Value", help="parameter overrides")
     return parser.parse_args(argv)
 
@@ -192,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.no_build:
                 run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
             with tempfile.TemporaryDirectory() as folder:
-                run(sam_deploy_command(env, values, Path(folder)))
+                run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
         session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
         cloudformation = session.client("cloudformation")
         lambda_client = session.client("lambda")
