@@ -387,6 +387,40 @@ def test_an_unverified_email_is_never_copied_onto_the_new_customer(
     assert customer["name"] == "Ann"
 
 
+# --- every answer: no MIME sniffing --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "changes"),
+    [
+        ("home", {}),  # 303 to the portal
+        ("json-mode", {}),  # 200 with the URL
+        ("preflight", {}),  # 204
+        ("home", {"query": "locale=xx"}),  # 400 problem
+        ("no-identity", {}),  # 401
+        ("home", {"method": "DELETE"}),  # 405
+        ("home", {"headers": {"accept": "text/html"}, "query": "locale=xx"}),
+    ],
+)
+def test_every_answer_forbids_mime_sniffing(
+    invoke: Invoke, customer: str, name: str, changes: dict[str, Any]
+) -> None:
+    response = invoke(name, **changes)
+
+    assert response["headers"]["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_misconfigured_deployments_answers_forbid_mime_sniffing_too(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], dynamodb: Any
+) -> None:
+    monkeypatch.setenv("BILLING_ROLES", ",")
+
+    response = build_handler()(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert response["headers"]["X-Content-Type-Options"] == "nosniff"
+
+
 # --- 9. pseudonyms in logs ------------------------------------------------------------------
 
 

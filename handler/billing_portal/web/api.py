@@ -15,7 +15,7 @@ from billing_portal.observability import bug, request_failed, session_created
 from billing_portal.web import cors
 from billing_portal.web.auth import identify
 from billing_portal.web.params import parse_request
-from billing_portal.web.responses import portal_response, problem_response
+from billing_portal.web.responses import EVERY_ANSWER, portal_response, problem_response
 
 if TYPE_CHECKING:
     from billing_portal.portal import Portal
@@ -109,7 +109,7 @@ def _logged(resolver: APIGatewayHttpResolver, allowed_origins: frozenset[str]) -
         response = resolver.resolve(event, context)
         # On every answer, errors included, so that a frontend can read it.
         response.setdefault("headers", {}).update(
-            cors.response_headers(event.get("headers") or {}, allowed_origins)
+            cors.response_headers(event.get("headers") or {}, allowed_origins), **EVERY_ANSWER
         )
         http = event.get("requestContext", {}).get("http", {})
         logger.info(
