@@ -7,7 +7,8 @@ It plays API Gateway in front of the real lambda_handler (local/apigw.py): every
 /billing/portal becomes an HTTP API event signed in as the demo user. DynamoDB is moto's server
 with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
 stand-in (testing/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
-GET / serves the demo page (local/demo.html).
+GET / serves the demo page (local/demo.html); GET /billing.js serves local/billing.js to any page,
+allowed to navigate to the stand-in's portal pages.
 
 A bad setting stops it before it starts, in one line. The terminal shows one line per request
 (method, path, status, time, problem type); the handler's JSON logs only from WARNING up, unless
@@ -60,6 +61,8 @@ DEMO_PRICE = "price_basic"
 ROUTE = "/billing/portal"
 JSON = ("Content-Type", "application/json")
 PAGE = Path(__file__).with_name("demo.html")
+SCRIPT = Path(__file__).with_name("billing.js")
+STRIPE_PORTAL = "https://billing.stripe.com"
 # The README's frontend snippets name these example hosts; the demo page is those snippets with
 # both pointed at this server.
 SNIPPET_API = "https://api.example.com"
@@ -358,6 +361,14 @@ class DevServer:
         text = text.replace(SNIPPET_API, origin).replace(SNIPPET_RETURN_URL, f"{origin}/")
         return text.replace("{{USER}}", html.escape(self.user)).encode("utf-8")
 
+    def script(self) -> bytes:
+        """local/billing.js, allowed to navigate to the stand-in's portal pages instead of
+        Stripe's when the stand-in is what creates the sessions."""
+        text = SCRIPT.read_text(encoding="utf-8")
+        if self._fake is not None:
+            text = text.replace(f'"{STRIPE_PORTAL}"', f'"{self._fake.url}"')
+        return text.encode("utf-8")
+
     def banner(self) -> str:
         if self._fake is not None:
             stripe_line = f"local stand-in at {self._fake.url} (testing/fake_stripe.py)"
@@ -497,6 +508,15 @@ class _Handler(BaseHTTPRequestHandler):
             content_type = ("Content-Type", "text/html; charset=utf-8")
             page = dev.page(self.headers.get("Host"))
             answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
+        elif path == "/billing.js" and self.command in ("GET", "HEAD"):
+            # Any page may import it (a module script is fetched with CORS): your own page on
+            # another port uses it from here.
+            headers = [
+                ("Content-Type", "text/javascript; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("Access-Control-Allow-Origin", "*"),
+            ]
+            answer = HttpResponse(200, headers, dev.script())
         else:  # API Gateway's answer for a route it does not have
             answer = HttpResponse(404, [JSON], b'{"message":"Not Found"}')
         # Printed before answering: once the client has its answer, nothing of this request is

@@ -1,19 +1,24 @@
 """A real browser (Debian's Chromium, driven by Playwright) clicks through the demo page of the
-local server: Billing lands on the portal; a hostile return_url shows the error."""
+local server: Billing lands on the portal; a hostile return_url shows the error. Beside it, your
+own page on another origin (the docs' recipe) uses local/billing.js against the same server."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import re
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from local.server import DevServer
 from testing.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
+from testing.harness import ROOT
 
 try:
     from playwright.sync_api import Browser, Page, Playwright, sync_playwright
@@ -43,13 +48,61 @@ CHROMIUM_ARGS = [
 ]
 
 
+class OwnPage(ThreadingHTTPServer):
+    """Your own dev server on another port, serving the docs' recipe page."""
+
+    daemon_threads = True
+    html = b""
+
+    @property
+    def origin(self) -> str:
+        return f"http://localhost:{self.server_address[1]}"
+
+
+class _OwnPageHandler(BaseHTTPRequestHandler):
+    server: OwnPage
+
+    def do_GET(self) -> None:
+        found = self.path == "/"
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.server.html) if found else 0))
+        self.end_headers()
+        if found:
+            self.wfile.write(self.server.html)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def recipe_page() -> str:
+    """The page docs/development.md tells you to write, calling the server on port 3000."""
+    docs = (ROOT / "docs" / "development.md").read_text()
+    section = docs.split("### Your own page against the local server", 1)[1]
+    found = re.search(r"```html\n(.*?)```", section, re.S)
+    assert found, "docs/development.md lost its own-page recipe"
+    return found.group(1)
+
+
 @pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
+def own_page() -> Iterator[OwnPage]:
+    with OwnPage(("127.0.0.1", 0), _OwnPageHandler) as running:
+        thread = threading.Thread(target=running.serve_forever, daemon=True)
+        thread.start()
+        yield running
+        running.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(own_page: OwnPage) -> Iterator[DevServer]:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("STRIPE_API_KEY", raising=False)  # the stand-in, whatever the shell has
+        patch.setenv("ALLOWED_ORIGINS", own_page.origin)  # the docs' recipe
         # Its own sink for request lines: the browser may ask for more (a favicon) at any time,
         # and a server thread must not print into a test's output capture as it is torn down.
         with DevServer(port=0, out=io.StringIO()) as running:
+            own_page.html = recipe_page().replace("localhost:3000", f"localhost:{running.port}")
+            own_page.html = own_page.html.encode()
             yield running
 
 
@@ -192,3 +245,67 @@ def test_pages_load_without_console_errors(server: DevServer, playwright: Playwr
         browser.close()
 
     assert problems == []
+
+
+# --- local/billing.js, on the demo page and on your own page ----------------------------------
+
+
+def test_own_page_on_an_allowed_origin_lands_on_the_portal(
+    server: DevServer, own_page: OwnPage, page: Page
+) -> None:
+    page.goto(f"{own_page.origin}/")
+
+    page.get_by_role("button", name="Billing").click()
+
+    page.wait_for_url(f"{stand_in(server).url}/p/session/*")
+    assert shown_fields(page)["Return URL"] == f"{own_page.origin}/"
+
+
+def test_own_page_on_127_0_0_1_when_localhost_is_allowed_says_it_cannot_reach_billing(
+    server: DevServer, own_page: OwnPage, page: Page
+) -> None:
+    mixed_up = own_page.origin.replace("localhost", "127.0.0.1")
+    page.goto(f"{mixed_up}/")
+
+    page.get_by_role("button", name="Billing").click()
+
+    shown = page.get_by_role("alert")
+    shown.get_by_text("Billing could not be reached").wait_for()
+    assert shown.inner_text() == (
+        "Billing could not be reached (offline, or this page's origin is not allowed)."
+    )
+    # The browser's preflight was refused, naming the origin (the problem's detail, which the
+    # network panel shows; here: the server's line for it).
+    assert isinstance(server.out, io.StringIO)
+    assert "OPTIONS /billing/portal 403" in server.out.getvalue()
+    assert "forbidden-origin" in server.out.getvalue().splitlines()[-1]
+
+
+def test_billing_js_waits_out_retry_after_once_then_says_billing_is_busy(
+    server: DevServer, page: Page
+) -> None:
+    page.goto(server.url)
+    # Stripe unavailable for two session requests, without SDK retries: two 503s, Retry-After 2.
+    stand_in(server).fail_next(503, times=2, path_prefix="/v1/billing_portal", should_retry=False)
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status) if "/billing/portal" in r.url else None)
+
+    page.get_by_role("button", name="Billing (fetch)").click()
+
+    alert = page.get_by_role("alert")
+    alert.get_by_text("Billing is busy").wait_for()
+    assert alert.inner_text() == "Billing is busy right now: please try again in a moment."
+    assert answers == [503, 503]  # the one retry after Retry-After, no more
+    assert page.url == server.url
+
+
+def test_billing_js_lands_on_the_portal_when_the_retry_succeeds(
+    server: DevServer, page: Page
+) -> None:
+    page.goto(server.url)
+    stand_in(server).fail_next(503, times=1, path_prefix="/v1/billing_portal", should_retry=False)
+
+    page.get_by_role("button", name="Billing (fetch)").click()
+
+    page.wait_for_url(f"{stand_in(server).url}/p/session/*")
+    assert page.title() == PORTAL_PAGE_TITLE
