@@ -48,8 +48,9 @@ def build(
         settings.customers_table_key,
         settings.customer_id_attribute,
     )
+    stripe_key = StripeKey(settings.stripe_api_key, settings.stripe_api_key_param, session)
     stripe = StripeApi(
-        StripeKey(settings.stripe_api_key, settings.stripe_api_key_param, session),
+        stripe_key,
         api_base=settings.stripe_api_base,
         remaining_ms=lambda: _remaining_ms(resolver),
         deployment=settings.customers_table,
@@ -61,6 +62,7 @@ def build(
     def after_restore() -> None:
         # Connections pooled before the snapshot are long dead; keys' ages are unknown.
         customers.drop_connections()
+        stripe_key.drop_connections()
         stripe.drop_connections()
         if verifier is not None:
             verifier.restored()

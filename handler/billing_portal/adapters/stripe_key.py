@@ -14,7 +14,7 @@ from billing_portal.errors import ServerMisconfigured, UpstreamUnavailable
 
 if TYPE_CHECKING:
     import boto3
-    from aws_lambda_powertools.utilities.parameters import BaseProvider
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
 logger = Logger(child=True)
 
@@ -37,7 +37,7 @@ class StripeKey:
         self._in_secrets_manager = name.startswith(SECRETS_MANAGER_PREFIXES)
         self._name = name.removeprefix("secretsmanager:")
         self._session = session
-        self._store: BaseProvider | None = None
+        self._store: SSMProvider | SecretsProvider | None = None
 
     def __call__(self) -> str:
         if self._local is not None:
@@ -52,11 +52,16 @@ class StripeKey:
             # powertools wraps every failure; the original is the exception's context.
             raise _problem(exc.__context__, self._store_name) from None
 
+    def drop_connections(self) -> None:
+        """Close the store's pooled connections (its client dials again when needed)."""
+        if self._store is not None:
+            self._store.client.close()
+
     @property
     def _store_name(self) -> str:
         return "secretsmanager" if self._in_secrets_manager else "ssm"
 
-    def _provider(self) -> BaseProvider:
+    def _provider(self) -> SSMProvider | SecretsProvider:
         if self._store is None:
             from aws_lambda_powertools.utilities import parameters
 
