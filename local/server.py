@@ -190,6 +190,17 @@ class DevServer:
             self._saved_environ = dict(os.environ)
             self._configure_environment()
             _check_settings(self._saved_environ.get("ALLOWED_ORIGINS", ""))
+            if self._fake is not None and not os.environ.get("PORTAL_CONFIGURATION_ID", "").strip():
+                # The stand-in's portal gets the features portal.yaml enables, as a deploy does
+                # (tools/portal_config.py); imported here, as only this path needs it.
+                from tools import portal_config
+
+                os.environ["PORTAL_CONFIGURATION_ID"], _ = portal_config.apply(
+                    portal_config.PORTAL_YAML,
+                    portal_config.LOCAL,
+                    api_key=DEFAULT_API_KEY,
+                    api_base=self._fake.url,
+                )
             self._seed()
             self._handler = _load_handler()
         except BaseException:

@@ -605,6 +605,7 @@ class FakeStripe:
         path_prefix: str | None = None,
         retry_after: float | None = None,
         should_retry: bool | None = None,
+        message: str | None = None,
     ) -> None:
         if error_type is None:
             error_type = (
@@ -621,7 +622,7 @@ class FakeStripe:
             headers["Stripe-Should-Retry"] = str(should_retry).lower()
         failure = StripeFailure(
             status,
-            f"Injected failure (HTTP {status}) from the local Stripe stand-in.",
+            message or f"Injected failure (HTTP {status}) from the local Stripe stand-in.",
             type=error_type,
             code="rate_limit" if status == 429 else None,
             headers=headers,

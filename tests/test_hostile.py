@@ -421,6 +421,45 @@ def test_a_misconfigured_deployments_answers_forbid_mime_sniffing_too(
     assert response["headers"]["X-Content-Type-Options"] == "nosniff"
 
 
+# --- what Stripe echoes into our logs --------------------------------------------------------
+
+# Stripe's messages quote the values they refuse; a customer's name or a token in a URL must
+# not reach the log with them. (The leak scan in conftest also fails on the JWT and the email.)
+ECHOING = (
+    "Invalid string: Jane Q. Public; must be at most 256 characters. You passed 'Jane Doe' "
+    'and "Dr. Who" with https://app.example.com/account?token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIi.c2ln'
+    " for customer 'cus_Echo1' (ada@example.com, sk_test_abc123); see 'flow_data[type]'"
+)
+
+
+def test_stripe_messages_reach_the_log_without_names_tokens_emails_or_keys(
+    invoke: Invoke,
+    customer: str,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_stripe.fail_next(400, message=ECHOING, path_prefix=SESSIONS)
+
+    response = invoke("home")
+
+    assert response["statusCode"] == 500
+    logged = [
+        json.loads(line)
+        for line in capfd.readouterr().out.splitlines()
+        if '"stripe_message"' in line
+    ]
+    [message] = {line["stripe_message"] for line in logged}
+    sdk_lines = [r.getMessage() for r in caplog.records if r.name == "stripe"]  # the SDK's own
+    assert any("error_message=" in line for line in sdk_lines)
+    for secret in ("Jane", "Public", "Dr. Who", "eyJ", "ada@", "sk_test_abc"):
+        assert secret not in message
+        assert not any(secret in line for line in sdk_lines)
+    # What an operator needs stays: Stripe's wording, its ids and parameter names.
+    assert "Invalid string: " in message and "must be at most 256 characters" in message
+    assert "'cus_Echo1'" in message and "'flow_data[type]'" in message
+
+
 # --- 9. pseudonyms in logs ------------------------------------------------------------------
 
 

@@ -6,12 +6,13 @@ subscription or the flow itself is a 409 (its state, or the portal configuration
 anything we chose (customer, configuration, coupons) is ours: a 500 and the operator's alarm.
 
 Only what identifies a failure is logged (error class, HTTP status, Stripe's code, param and
-request id), never the key; Stripe's message only with emails and keys blanked out, since Stripe
-echoes parameter values in it.
+request id), never the key; Stripe's message only with names, emails, tokens and keys blanked
+out, since Stripe echoes parameter values in it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterator
@@ -141,8 +142,17 @@ def _retry_after(exc: stripe.StripeError) -> int:
     return max(RETRY_AFTER_MIN, min(seconds, RETRY_AFTER_MAX))
 
 
+# What a Stripe message may echo of the values it refuses, blanked out before it is logged:
 _EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
 _KEY = re.compile(r"\b[sr]k_(?:live|test)_\S*")
+# a JWT, a bearer token, or any long opaque string (a token in a return URL's query)
+_TOKEN = re.compile(r"\beyJ[\w-]*\.[\w.-]*|(?i:bearer)\s+\S+|[\w~+/=-]{32,}")
+# the value after "Invalid string: " (a name), up to the "; must be ..." that explains it
+_ECHOED = re.compile(r"(\bInvalid [\w ]{1,40}: )[^;]+")
+# a quoted value, unless it is a Stripe id (cus_...) or a parameter name (flow_data[type]); a
+# quote inside a word is an apostrophe ("subscription's", "O'Brien")
+_QUOTED = re.compile(r"(?<!\w)(['\"]).*?\1(?!\w)")
+_KEEP_QUOTED = re.compile(r"[a-z]+_[A-Za-z0-9]+|[a-z_]+(?:\[[a-z_0-9]*\])*")
 
 
 def _message(exc: stripe.StripeError) -> str:
@@ -159,5 +169,40 @@ def _described(exc: stripe.StripeError) -> dict[str, Any]:
         "stripe_code": exc.code,
         "stripe_param": getattr(error, "param", None),
         "stripe_request_id": exc.request_id,
-        "stripe_message": _KEY.sub("[key]", _EMAIL.sub("[email]", message)) or None,
+        "stripe_message": _redacted(message) or None,
     }
+
+
+def _redacted(message: str) -> str:
+    """Stripe's message without the personal data or secrets it may quote (names, emails,
+    tokens, keys), keeping its wording, ids and parameter names for the operator."""
+    message = _KEY.sub("[key]", _EMAIL.sub("[email]", message))
+    message = _TOKEN.sub("[token]", message)
+    message = _ECHOED.sub(r"\1[value]", message)
+    return _QUOTED.sub(_quoted, message)
+
+
+def _quoted(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text if _KEEP_QUOTED.fullmatch(text[1:-1]) else f"{text[0]}[value]{text[0]}"
+
+
+# The SDK's own INFO line for an error ("Stripe v1 API error received") quotes the message in
+# logfmt: error_message='...' (or without quotes when it has no space).
+_SDK_MESSAGE = re.compile(r"(error_message=)('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S*)")
+
+
+def _redact_sdk_line(record: logging.LogRecord) -> bool:
+    """Stripe's message in the SDK's own log lines, redacted as ours before any handler sees it."""
+
+    def redact(match: re.Match[str]) -> str:
+        value = match.group(2)
+        quote = value[:1] if value[:1] in ("'", '"') else ""
+        inner = value[1:-1] if quote else value
+        return f"{match.group(1)}{quote}{_redacted(inner)}{quote}"
+
+    record.msg, record.args = _SDK_MESSAGE.sub(redact, record.getMessage()), None
+    return True
+
+
+logging.getLogger("stripe").addFilter(_redact_sdk_line)
