@@ -17,7 +17,7 @@ import pytest
 
 from testing.events import event
 from testing.fake_stripe import FakeStripe
-from testing.harness import DEMO_TABLE, LambdaContext
+from testing.harness import DEMO_TABLE, ROOT, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
 from tests.conftest import build_handler, problem, session_customer
 
@@ -346,3 +346,13 @@ def test_a_half_configured_gate_is_a_500_never_an_open_door(
     assert response["statusCode"] == 500
     assert problem(response)["type"].endswith("/server-misconfigured")
     assert fake_stripe.calls() == []
+
+
+def test_the_cognito_recipe_warns_that_a_custom_team_key_must_not_be_writable() -> None:
+    # A Cognito user can rewrite their own writable attributes with their access token: the docs
+    # that tell operators to key teams by custom:team_id must say to make it read-only.
+    text = (ROOT / "docs" / "authentication.md").read_text()
+    cognito = text[text.index("## Cognito user pool example") :]
+
+    assert "custom:team_id" in cognito
+    assert "write permissions" in cognito
