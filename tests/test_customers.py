@@ -271,9 +271,16 @@ def test_creation_keeps_the_other_attributes_of_an_existing_users_item(
 
 
 def test_template_grants_the_write_only_when_creation_is_on() -> None:
-    function = load_template()["Resources"]["BillingPortalFunction"]["Properties"]
-    statements = function["Policies"][0]["Statement"]
-    always = {s["Action"] for s in statements if isinstance(s, dict)}
+    resources = load_template()["Resources"]
+    function = resources["BillingPortalFunction"]["Properties"]
+    role = resources["BillingPortalFunctionRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    always = {
+        action
+        for s in statements
+        if isinstance(s, dict)
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     conditional = [s for s in statements if isinstance(s, list)]
 
     assert {a for a in always if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}

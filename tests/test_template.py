@@ -492,6 +492,7 @@ NOT_PARAMETERS = {
     "EvaluateLowSampleCountPercentile",
     "DeletionProtectionEnabled",
     "NoRegionError",  # botocore's, in development.md
+    "BoundedJWKClient",  # a class of web/tokens.py, in authentication.md
     # cookie attributes
     "SameSite",
     "HttpOnly",
