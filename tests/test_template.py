@@ -493,6 +493,8 @@ NOT_PARAMETERS = {
     "DeletionProtectionEnabled",
     "NoRegionError",  # botocore's, in development.md
     "BoundedJWKClient",  # a class of web/tokens.py, in authentication.md
+    "UpdateUserAttributes",  # Cognito's API actions, in authentication.md
+    "AdminUpdateUserAttributes",
     # cookie attributes
     "SameSite",
     "HttpOnly",
