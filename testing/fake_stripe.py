@@ -15,10 +15,18 @@ The parameters of ``POST /v1/billing_portal/sessions`` are checked at every nest
 against the fields that the pinned SDK's ``SessionCreateParams`` TypedDicts declare
 (``SESSION_CREATE_PARAMS``; tests/test_fake_stripe.py checks the two agree).
 
-Endpoints: ``POST /v1/billing_portal/sessions``, ``POST /v1/customers``,
+Portal configurations are checked with the pydantic mirror of the SDK's
+``ConfigurationCreateParams`` in tools/portal_params.py (an update: the same, with missing
+required fields allowed, as ``ConfigurationModifyParams`` allows most of them, plus ``active``).
+
+Endpoints: ``POST /v1/billing_portal/sessions``, ``POST /v1/billing_portal/configurations``
+(create), ``POST /v1/billing_portal/configurations/{id}`` (update),
+``GET /v1/billing_portal/configurations`` (list: ``active``, ``is_default``, ``limit``,
+``starting_after``), ``GET /v1/billing_portal/configurations/{id}``, ``POST /v1/customers``,
 ``GET /v1/customers/{id}``, ``GET /v1/subscriptions``, ``GET /v1/subscriptions/{id}``, and
 ``GET /p/session/{token}`` (the HTML page a session's ``url`` points at: every parameter the
-session was created with, in a definition list). Anything else: 404.
+session was created with, in a definition list, and the features its configuration enables).
+Anything else: 404.
 Every POST honours ``Idempotency-Key``: a successful answer is replayed for the same key and
 parameters; the same key with other parameters or another endpoint is a 400
 ``idempotency_error``. Requests are handled one at a time under a lock (only ``delay`` sleeps
@@ -77,6 +85,10 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
+
+from pydantic import ValidationError
+
+from tools.portal_params import ConfigurationCreate
 
 DEFAULT_API_KEY = "sk_test_fake"
 API_VERSION = "2026-10-28.endive"  # what stripe 16.1.0 sends (stripe._api_version)
@@ -192,6 +204,23 @@ SUBSCRIPTION_LIST_PARAMS: dict[str, Any] = {
 }  # fmt: skip
 
 RETRIEVE_PARAMS: dict[str, Any] = {"expand": [str]}
+# What a configuration's parameters set (the object's other fields are Stripe's own).
+CONFIGURATION_FIELDS = (
+    "business_profile",
+    "default_return_url",
+    "features",
+    "login_page",
+    "metadata",
+    "name",
+)
+
+# stripe/params/billing_portal/_configuration_list_params.py
+CONFIGURATION_LIST_PARAMS: dict[str, Any] = {
+    **dict.fromkeys(("active", "is_default"), ("true", "false")),
+    **dict.fromkeys(("ending_before", "starting_after"), str),
+    "expand": [str],
+    "limit": int,
+}
 
 # The portal configuration feature each flow needs enabled.
 FLOW_FEATURES = {
@@ -697,6 +726,18 @@ class FakeStripe:
             self._authenticate(request.headers.get("authorization", ""))
         routes = [
             ("POST", r"/v1/billing_portal/sessions", self._create_session),
+            ("POST", r"/v1/billing_portal/configurations", self._create_configuration),
+            (
+                "POST",
+                r"/v1/billing_portal/configurations/(?P<id>[^/]+)",
+                self._update_configuration,
+            ),
+            ("GET", r"/v1/billing_portal/configurations", self._list_configurations),
+            (
+                "GET",
+                r"/v1/billing_portal/configurations/(?P<id>[^/]+)",
+                self._retrieve_configuration,
+            ),
             ("POST", r"/v1/customers", self._create_customer),
             ("GET", r"/v1/customers/(?P<id>[^/]+)", self._retrieve_customer),
             ("GET", r"/v1/subscriptions", self._list_subscriptions),
@@ -903,6 +944,60 @@ class FakeStripe:
                 param=param,
             )
 
+    def _create_configuration(self, params: dict[str, Any]) -> dict[str, Any]:
+        fields = _configuration_params(params)
+        config = _configuration_object(_new_id("bpc_"), {})
+        _merge(config, fields)
+        _check_features(config)
+        self.configurations[config["id"]] = config
+        return config
+
+    def _update_configuration(self, params: dict[str, Any], config_id: str) -> dict[str, Any]:
+        if config_id not in self.configurations:
+            raise _no_such("configuration", config_id, "configuration", status=404)
+        active = params.pop("active", None)
+        if active not in (None, "true", "false"):
+            raise StripeFailure(400, f"Invalid boolean: {active}", param="active")
+        current = self.configurations[config_id]
+        # ConfigurationModifyParams leaves most of what a create requires optional: what the
+        # configuration has stands in for what the update leaves out.
+        fields = _configuration_params(_over(_as_params(current), params))
+        config = json.loads(json.dumps(current))  # a copy to change
+        _merge(config, {k: v for k, v in fields.items() if k in params})
+        if active is not None:
+            config["active"] = active == "true"
+        _check_features(config)
+        config["updated"] = int(time.time())
+        self.configurations[config_id] = config
+        return config
+
+    def _retrieve_configuration(self, params: dict[str, Any], config_id: str) -> dict[str, Any]:
+        _validate(params, RETRIEVE_PARAMS, "")
+        if config_id not in self.configurations:
+            raise _no_such("configuration", config_id, "configuration", status=404)
+        return self.configurations[config_id]
+
+    def _list_configurations(self, params: dict[str, Any]) -> dict[str, Any]:
+        _validate(params, CONFIGURATION_LIST_PARAMS, "")
+        limit = int(params.get("limit", 10))
+        matching = [
+            config
+            for config in reversed(self.configurations.values())  # newest first
+            if params.get("active", str(config["active"]).lower()) == str(config["active"]).lower()
+            and params.get("is_default", str(config["is_default"]).lower())
+            == str(config["is_default"]).lower()
+        ]
+        ids = [config["id"] for config in matching]
+        after = params.get("starting_after")
+        if after in ids:
+            matching = matching[ids.index(after) + 1 :]
+        return {
+            "object": "list",
+            "data": matching[:limit],
+            "has_more": len(matching) > limit,
+            "url": "/v1/billing_portal/configurations",
+        }
+
     def _create_customer(self, params: dict[str, Any]) -> dict[str, Any]:
         _validate(params, CUSTOMER_CREATE_PARAMS, "")
         # Stripe's own limits on what a profile may hold (its error names the field).
@@ -997,7 +1092,8 @@ class FakeStripe:
         if session is None:
             page = "<!doctype html><title>Not found</title><h1>No such portal session</h1>"
             return _Answer(404, page.encode(), "text/html; charset=utf-8")
-        return _Answer(200, portal_page(session).encode(), "text/html; charset=utf-8")
+        config = self.configurations.get(session["configuration"])
+        return _Answer(200, portal_page(session, config).encode(), "text/html; charset=utf-8")
 
 
 PORTAL_PAGE_STYLE = """
@@ -1012,9 +1108,42 @@ PORTAL_PAGE_STYLE = """
 """  # fmt: skip
 
 
-def portal_page(session: dict[str, Any]) -> str:
+def portal_features(config: dict[str, Any]) -> list[str]:
+    """What a configuration lets the customer do, one line per enabled feature."""
+    features = config["features"]
+    lines = []
+    update = features["customer_update"]
+    if update["enabled"]:
+        lines.append("Update billing details: " + (", ".join(update["allowed_updates"]) or "none"))
+    if features["invoice_history"]["enabled"]:
+        lines.append("Invoice history")
+    if features["payment_method_update"]["enabled"]:
+        lines.append("Update payment method")
+    cancel = features["subscription_cancel"]
+    if cancel["enabled"]:
+        reasons = cancel["cancellation_reason"]
+        asked = f"; asks why: {', '.join(reasons['options'])}" if reasons["enabled"] else ""
+        lines.append(
+            f"Cancel subscriptions: {cancel['mode']}, proration {cancel['proration_behavior']}"
+            + asked
+        )
+    if features["subscription_pause"]["enabled"]:
+        lines.append("Pause subscriptions")
+    change = features["subscription_update"]
+    if change["enabled"]:
+        products = "; ".join(
+            f"{product['product']} ({', '.join(product['prices'])})"
+            for product in change["products"] or []
+        )
+        allowed = ", ".join(change["default_allowed_updates"]) or "nothing"
+        lines.append(f"Change plan ({allowed}): {products or 'no products'}")
+    return lines
+
+
+def portal_page(session: dict[str, Any], config: dict[str, Any] | None = None) -> str:
     """The stand-in's portal page: everything the session was created with, one field a row
-    (a definition list), every value HTML-escaped."""
+    (a definition list), then the features its configuration enables; every value
+    HTML-escaped."""
     rows: list[tuple[str, Any]] = []
     if session["customer_account"]:
         rows.append(("Customer account", session["customer_account"]))
@@ -1070,6 +1199,15 @@ def portal_page(session: dict[str, Any]) -> str:
     )
     back = session["return_url"]
     link = f"<a class='return' href='{html.escape(back)}'>Return</a>\n" if back else ""
+    features = ""
+    if config is not None:
+        items = "\n".join(f"  <li>{html.escape(line)}</li>" for line in portal_features(config))
+        headline = config["business_profile"]["headline"]
+        features = (
+            "<section class='features'><h2>Portal features</h2>\n"
+            + (f"<p class='headline'>{html.escape(headline)}</p>\n" if headline else "")
+            + f"<ul>\n{items or '  <li>none enabled</li>'}\n</ul></section>\n"
+        )
     return (
         "<!doctype html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
         f"<title>{PORTAL_PAGE_TITLE}</title>\n<link rel='icon' href='data:,'>\n"
@@ -1077,7 +1215,7 @@ def portal_page(session: dict[str, Any]) -> str:
         f"<header><h1>{PORTAL_PAGE_TITLE}</h1>\n"
         f"<p>Portal session <code>{html.escape(session['id'])}</code>, as it was created: "
         "Stripe's real portal would show this customer's billing here.</p></header>\n"
-        f"<dl>\n{fields}\n</dl>\n{link}</body>\n</html>\n"
+        f"<dl>\n{fields}\n</dl>\n{features}{link}</body>\n</html>\n"
     )
 
 
@@ -1167,12 +1305,79 @@ def _configuration_object(
 
 
 def _merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
-    """Stripe's update semantics: objects merge field by field, anything else is replaced."""
+    """Stripe's update semantics: objects merge field by field, anything else is replaced, and
+    an empty string unsets (an empty list for a list)."""
     for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
+        if value == "":
+            target[key] = [] if isinstance(target.get(key), list) else None
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
             _merge(target[key], value)
+        elif key == "products":
+            target[key] = [_product_object(product) for product in value]
         else:
             target[key] = value
+
+
+def _product_object(product: dict[str, Any]) -> dict[str, Any]:
+    quantity = {"enabled": False, "maximum": None, "minimum": 1}
+    quantity.update(product.get("adjustable_quantity") or {})
+    return {**product, "adjustable_quantity": quantity}
+
+
+_TYPE_TAG = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+
+def _configuration_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The wire parameters of a configuration, checked and typed by the SDK mirror (pydantic
+    parses "true" and "5"); the first problem is answered as Stripe words it."""
+    try:
+        model = ConfigurationCreate.model_validate(params)
+    except ValidationError as exc:
+        raise _wire_error(exc.errors()[0]) from None
+    return model.model_dump(exclude_none=True, exclude={"expand"})
+
+
+def _as_params(config: dict[str, Any]) -> dict[str, Any]:
+    """A configuration object as the parameters that would create it (for an update: what it
+    has, under what was sent)."""
+    params = {key: config[key] for key in CONFIGURATION_FIELDS}
+    params["login_page"] = {"enabled": config["login_page"]["enabled"]}
+    return json.loads(json.dumps(params))
+
+
+def _over(base: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
+    """``sent`` over ``base``: objects merge, anything else (lists too) replaces."""
+    merged = dict(base)
+    for key, value in sent.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key != "metadata":
+            merged[key] = _over(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _wire_error(error: Any) -> StripeFailure:
+    parts = [str(p) for p in error["loc"] if isinstance(p, int) or _TYPE_TAG.match(str(p))]
+    parts = [p for p in parts if p not in ("str", "int", "bool", "list", "dict")]
+    param = parts[0] + "".join(f"[{p}]" for p in parts[1:]) if parts else ""
+    if error["type"] == "extra_forbidden":
+        return _unknown(param)
+    if error["type"] == "missing":
+        return _missing(param)
+    message = str(error["msg"]).removeprefix("Input should be ")
+    return StripeFailure(400, f"Invalid {param}: must be {message}", param=param or None)
+
+
+def _check_features(config: dict[str, Any]) -> None:
+    """Rules Stripe applies across features (its own words)."""
+    features = config["features"]
+    if (
+        features["subscription_update"]["enabled"]
+        and not features["payment_method_update"]["enabled"]
+    ):
+        raise StripeFailure(
+            400, "Cannot enable subscription updates while payment method update is disabled."
+        )
 
 
 def _status_matches(status: str, wanted: str | None) -> bool:

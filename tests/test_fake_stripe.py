@@ -6,6 +6,8 @@ HTTP on 127.0.0.1, so a disagreement shows up as an SDK exception or a wrong obj
 
 import re
 import sys
+import types
+import typing
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -13,8 +15,9 @@ from html.parser import HTMLParser
 
 import pytest
 import stripe
+from pydantic import BaseModel
 from stripe._request_options import RequestOptions
-from stripe.params.billing_portal import SessionCreateParams
+from stripe.params.billing_portal import ConfigurationCreateParams, SessionCreateParams
 
 from testing.fake_stripe import (
     DEFAULT_API_KEY,
@@ -24,6 +27,7 @@ from testing.fake_stripe import (
     Required,
     decode_params,
 )
+from tools.portal_params import ConfigurationCreate
 
 
 @pytest.fixture
@@ -372,6 +376,70 @@ def test_session_schema_matches_the_pinned_sdk():
     assert _fake_shape(SESSION_CREATE_PARAMS) == _sdk_shape(SessionCreateParams)
 
 
+# --- portal configurations: the pydantic mirror (tools/portal_params.py) and the SDK ---------
+
+
+def _sdk_config_shape(typed_dict: type) -> dict:
+    """{field: (required, list, blankable, nested shape | enum values | scalar)}."""
+    module = sys.modules[typed_dict.__module__]
+    shape = {}
+    for name, annotation in typed_dict.__annotations__.items():
+        if name in RequestOptions.__annotations__:
+            continue
+        text = repr(annotation)
+        nested = re.search(r"ConfigurationCreateParams\w+", text)
+        values = [v for group in re.findall(r"Literal\[([^\]]*)\]", text)
+                  for v in re.findall(r"'([^']*)'", group) if v]  # fmt: skip
+        if nested:
+            inner: object = _sdk_config_shape(getattr(module, nested.group(0)))
+        elif values:
+            inner = tuple(sorted(values))
+        else:
+            inner = next(t for t in ("Dict", "bool", "int", "str") if re.search(rf"\b{t}\b", text))
+        blank = "Literal['']" in text
+        shape[name] = (name in typed_dict.__required_keys__, "List[" in text, blank, inner)
+    return shape
+
+
+def _kinds(annotation: object, out: dict) -> dict:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            _kinds(arg, out)
+    elif origin is list:
+        out["list"] = True
+        _kinds(typing.get_args(annotation)[0], out)
+    elif origin is typing.Literal:
+        values = typing.get_args(annotation)
+        out["blank"] |= values == ("",)
+        out["values"] += tuple(v for v in values if v)
+    elif origin is dict:
+        out["scalar"] = "Dict"
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        out["model"] = annotation
+    elif annotation is not type(None):
+        out["scalar"] = getattr(annotation, "__name__", str(annotation))
+    return out
+
+
+def _model_shape(model: type[BaseModel]) -> dict:
+    shape = {}
+    for name, field in model.model_fields.items():
+        kinds = _kinds(field.annotation, {"list": False, "blank": False, "values": ()})
+        if "model" in kinds:
+            inner: object = _model_shape(kinds["model"])
+        elif kinds["values"]:
+            inner = tuple(sorted(kinds["values"]))
+        else:
+            inner = kinds["scalar"]
+        shape[name] = (field.is_required(), kinds["list"], kinds["blank"], inner)
+    return shape
+
+
+def test_the_configuration_mirror_matches_the_pinned_sdk():
+    assert _model_shape(ConfigurationCreate) == _sdk_config_shape(ConfigurationCreateParams)
+
+
 @pytest.mark.parametrize(
     ("params", "param"),
     [
@@ -432,7 +500,12 @@ def test_portal_page_shows_every_session_parameter_escaped(fake):
     item = fake.subscriptions[sub]["items"]["data"][0]["id"]
     hostile = "https://app.example/account?next=<script>alert('x')</script>&a=\"b\""
     config = fake.add_configuration(
-        {"subscription_update": {"enabled": True, "products": [{"prices": ["price_pro"]}]}}
+        {
+            "subscription_update": {
+                "enabled": True,
+                "products": [{"product": "prod_demo", "prices": ["price_pro"]}],
+            }
+        }
     )
 
     session = client_for(fake).v1.billing_portal.sessions.create(
@@ -489,3 +562,86 @@ def test_portal_page_of_a_home_session_says_what_is_not_set(fake):
         "Configuration": fake.default_configuration,
         "On behalf of": "not set",
     }
+
+
+def test_configurations_round_trip_through_the_sdk(fake):
+    client = client_for(fake)
+    configurations = client.v1.billing_portal.configurations
+
+    created = configurations.create(
+        {
+            "business_profile": {"headline": "Acme billing"},
+            "features": {
+                "payment_method_update": {"enabled": True},
+                "subscription_cancel": {"enabled": True, "mode": "immediately"},
+                "subscription_update": {
+                    "enabled": True,
+                    "default_allowed_updates": ["price"],
+                    "products": [{"product": "prod_demo", "prices": ["price_pro"]}],
+                },
+            },
+            "metadata": {"managed_by": "billing-portal"},
+        }
+    )
+    updated = configurations.update(
+        created.id, {"features": {"subscription_cancel": {"mode": "at_period_end"}}}
+    )
+    listed = configurations.list({"active": True, "limit": 100})
+
+    assert created.id.startswith("bpc_")
+    assert created.features.subscription_update.products[0].adjustable_quantity.minimum == 1
+    assert created.features.invoice_history.enabled is False  # Stripe's default
+    assert updated.features.subscription_cancel.mode == "at_period_end"
+    assert updated.features.subscription_cancel.enabled is True  # an update merges
+    assert updated.business_profile.headline == "Acme billing"
+    assert configurations.retrieve(created.id).to_dict() == updated.to_dict()
+    assert {c.id for c in listed.data} == {created.id, fake.default_configuration}
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "message"),
+    [
+        ({"features": {"invoice_history": {"enabled": True}}, "colour": "red"}, "colour",
+         "Received unknown parameter: colour"),
+        ({"features": {"subscription_cancel": {"enabled": True, "mode": "whenever"}}},
+         "features[subscription_cancel][mode]", "Invalid features[subscription_cancel][mode]"),
+        ({"features": {"customer_update": {"allowed_updates": ["email"]}}},
+         "features[customer_update][enabled]", "Missing required param"),
+        ({}, "features", "Missing required param: features."),
+    ],
+)  # fmt: skip
+def test_a_configuration_stripe_would_refuse_is_refused_naming_the_param(
+    fake, params, param, message
+):
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client_for(fake).v1.billing_portal.configurations.create(params)
+
+    assert refused.value.param == param
+    assert refused.value.user_message.startswith(message)
+
+
+def test_subscription_updates_need_payment_method_updates_as_at_stripe(fake):
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client_for(fake).v1.billing_portal.configurations.create(
+            {"features": {"subscription_update": {"enabled": True}}}
+        )
+
+    assert "payment method update is disabled" in refused.value.user_message
+
+
+def test_the_portal_page_lists_the_features_its_configuration_enables(fake):
+    config = fake.add_configuration(
+        {"invoice_history": {"enabled": True}, "subscription_pause": {"enabled": True}},
+        business_profile={"headline": "Acme <billing>"},
+    )
+    cus = fake.add_customer()
+
+    session = client_for(fake).v1.billing_portal.sessions.create(
+        {"customer": cus, "configuration": config}
+    )
+    with urllib.request.urlopen(session.url) as page:  # noqa: S310 (a local http URL)
+        text = page.read().decode()
+
+    features = re.findall(r"<li>([^<]*)</li>", text)
+    assert features == ["Invoice history", "Pause subscriptions"]
+    assert "Acme &lt;billing&gt;" in text

@@ -1,0 +1,288 @@
+"""tools/portal_config.py: portal.yaml checked offline, then planned and applied to a Stripe
+account (the local stand-in, over real HTTP with the real SDK), one configuration per stack."""
+
+from __future__ import annotations
+
+import io
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
+from tools import portal_config, samconfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "portal.yaml"
+CONFIGURATIONS = "/v1/billing_portal/configurations"
+DEV = samconfig.Environment(name="dev", stack_name="billing-portal-dev", region=None, profile=None)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], list[str]]:
+    status = portal_config.main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return status, out.splitlines(), err.splitlines()
+
+
+def written(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "portal.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def stripe_env(monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe) -> FakeStripe:
+    """The key and the API base as a developer sets them for the local stand-in."""
+    monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    return fake_stripe
+
+
+def managed(fake: FakeStripe) -> list[dict]:
+    return [c for c in fake.configurations.values() if c["metadata"].get("managed_by")]
+
+
+# --- check --------------------------------------------------------------------------------------
+
+
+def test_the_shipped_file_passes_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "check", str(SHIPPED)) == (0, [f"{SHIPPED}: ok"], [])
+
+
+FEATURES_OK = """\
+  customer_update: {enabled: true}
+  invoice_history: {enabled: true}
+  payment_method_update: {enabled: true}
+  subscription_pause: {enabled: true}
+  subscription_update:
+    enabled: true
+    default_allowed_updates: [price, quantity]
+    products: [{product: prod_demo, prices: [price_pro]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "features:\n  invoice_history: {enabled: true}\n"
+            "  subscription_cancle: {enabled: true}\n",
+            "features.subscription_cancle: not a field of Stripe's portal configuration; "
+            "did you mean subscription_cancel?",
+        ),
+        (
+            f"features:\n{FEATURES_OK}  subscription_cancel: {{enabled: true, mode: whenever}}\n",
+            "features.subscription_cancel.mode: Input should be 'at_period_end' or 'immediately' "
+            "(got 'whenever')",
+        ),
+        (
+            f"features:\n{FEATURES_OK}  subscription_cancel: {{enabled: false}}\n",
+            "features.subscription_cancel.enabled: must be true: the function deep-links "
+            "flow=subscription_cancel (with it off, users get 409 flow-unavailable)",
+        ),
+        (
+            f"features:\n{FEATURES_OK.replace('[price, quantity]', '[quantity]')}"
+            "  subscription_cancel: {enabled: true}\n",
+            "features.subscription_update.default_allowed_updates: must include price "
+            "(subscription_update_confirm takes price=...)",
+        ),
+        ("features: [\n", "not valid YAML at line 2"),
+        ("business_profile: {headline: Hi}\n", "features: required"),
+    ],
+)
+def test_a_broken_file_is_one_plain_line_naming_the_field_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    path = written(tmp_path, text)
+
+    assert run(capsys, "check", str(path)) == (1, [], [f"portal_config: {path}: {expected}"])
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        (
+            {"RetentionCouponId": "stay20"},
+            "features.subscription_cancel.enabled: must be true to offer RetentionCouponId=stay20",
+        ),
+        (
+            {"UpdatePromotionCode": "promo_Back10"},
+            "features.subscription_update.default_allowed_updates: must include promotion_code "
+            "(UpdatePromotionCode=promo_Back10)",
+        ),
+    ],
+)
+def test_check_holds_the_file_against_the_deployments_settings(
+    tmp_path: Path, parameters: dict[str, str], expected: str
+) -> None:
+    # Cancellation off also stops the deep link; with a retention coupon, check says why too.
+    path = written(tmp_path, f"features:\n{FEATURES_OK}  subscription_cancel: {{enabled: false}}\n")
+    env = samconfig.Environment("dev", "billing-portal-dev", None, None, parameters=parameters)
+
+    with pytest.raises(portal_config.PortalConfigError) as refused:
+        portal_config.load(path, env)
+
+    assert expected in refused.value.problems[-1]
+
+
+# --- plan and apply -------------------------------------------------------------------------------
+
+
+def test_plan_then_apply_creates_it_and_a_second_apply_changes_nothing(
+    stripe_env: FakeStripe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, planned, _ = run(capsys, "plan", str(SHIPPED), "--env", "default")
+    assert status == 0
+    assert "no configuration has this stack's metadata yet: apply creates one with" in planned
+    assert "  + features.subscription_cancel.mode: 'at_period_end'" in planned
+
+    first = run(capsys, "apply", str(SHIPPED), "--env", "default")
+    [config] = managed(stripe_env)
+    second = run(capsys, "apply", str(SHIPPED), "--env", "default")
+
+    where = "billing-portal-dev's Stripe account (test mode)"
+    assert first == (0, [f"applied {SHIPPED} to {where}: {config['id']}"], [])
+    assert second == (0, [f"no changes: {where} already matches {SHIPPED}: {config['id']}"], [])
+    assert config["metadata"] == {"managed_by": "billing-portal", "stack": "billing-portal-dev"}
+    assert config["features"]["subscription_pause"]["enabled"] is True
+    # Two applies: one create, and nothing written the second time.
+    assert len(stripe_env.calls("POST", CONFIGURATIONS)) == 1
+
+
+def test_a_dashboard_edit_shows_in_plan_field_by_field_and_apply_puts_the_file_back(
+    stripe_env: FakeStripe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_id, _ = portal_config.apply(
+        SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
+    features = stripe_env.configurations[config_id]["features"]
+    features["subscription_cancel"]["mode"] = "immediately"  # someone used the Dashboard
+    features["subscription_pause"]["enabled"] = False
+
+    _, planned, _ = run(capsys, "plan", str(SHIPPED), "--env", "default")
+    applied = portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url)
+
+    assert planned[1:] == [
+        f"{config_id}: 2 field(s) differ (Stripe -> file)",
+        "  ~ features.subscription_cancel.mode: 'immediately' -> 'at_period_end'",
+        "  ~ features.subscription_pause.enabled: False -> True",
+    ]
+    assert applied == (config_id, True)  # updated in place: the deployed id stays valid
+    assert features is not stripe_env.configurations[config_id]["features"]
+    assert stripe_env.configurations[config_id]["features"]["subscription_pause"]["enabled"]
+    assert len(managed(stripe_env)) == 1
+
+
+def test_each_stack_has_its_own_configuration_in_a_shared_account(stripe_env: FakeStripe) -> None:
+    prod = samconfig.Environment("prod", "billing-portal-prod", None, None)
+
+    dev_id, _ = portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url)
+    prod_id, _ = portal_config.apply(
+        SHIPPED, prod, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
+
+    assert dev_id != prod_id
+    assert {c["metadata"]["stack"] for c in managed(stripe_env)} == {
+        "billing-portal-dev",
+        "billing-portal-prod",
+    }
+
+
+def test_a_key_stripe_rejects_is_one_line_and_exit_1(
+    stripe_env: FakeStripe, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(stripe_env, "api_keys", set())  # the key was rolled at Stripe
+
+    status, _, err = run(capsys, "apply", str(SHIPPED), "--env", "default")
+
+    assert (status, err) == (1, ["portal_config: Stripe rejected the API key"])
+
+
+# --- the key --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The dev environment's AWS profile, answered by moto."""
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[profile billing-portal-dev]\nregion = us-east-1\n"
+        "aws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with mock_aws():
+        yield
+
+
+def test_without_stripe_api_key_the_key_comes_from_the_environments_parameter(
+    aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_stripe: FakeStripe,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    name = samconfig.load("default").stripe_key_location
+    ssm.put_parameter(Name=name, Value=DEFAULT_API_KEY, Type="SecureString")
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+
+    status, _, _ = run(capsys, "apply", str(SHIPPED), "--env", "default")
+
+    assert status == 0
+    [call] = fake_stripe.calls("POST", CONFIGURATIONS)
+    assert call.headers["authorization"] == f"Bearer {DEFAULT_API_KEY}"
+
+
+def test_a_key_that_cannot_be_read_is_one_line_naming_where(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = samconfig.load("default").stripe_key_location
+
+    status, _, err = run(capsys, "plan", str(SHIPPED), "--env", "default")
+
+    assert (status, err) == (
+        1,
+        [f"portal_config: cannot read the Stripe key from {name}: ParameterNotFound"],
+    )
+
+
+def test_the_key_is_never_a_command_line_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:
+        portal_config.main(["apply", str(SHIPPED), "--env", "default", "--key", "sk_test_x"])
+
+    assert usage.value.code == 2
+    capsys.readouterr()
+
+
+# --- the local demo ----------------------------------------------------------------------------
+
+
+def test_the_local_demo_applies_portal_yaml_and_its_portal_page_lists_the_features() -> None:
+    from local.server import DevServer
+
+    with DevServer(port=0, out=io.StringIO()) as server:
+        stand_in = server.stripe
+        assert stand_in is not None
+        [config] = managed(stand_in)
+        # A click on the demo's Billing form, following the 303 to the stand-in's portal page.
+        form = urllib.parse.urlencode({"return_url": server.url}).encode()
+        with urllib.request.urlopen(f"{server.url}billing/portal", data=form) as page:  # noqa: S310
+            text = page.read().decode()
+
+    assert f"<dd>{config['id']}</dd>" in text  # the session used the applied configuration
+    assert re.findall(r"<li>([^<]*)</li>", text) == [
+        "Update billing details: email, address, tax_id",
+        "Invoice history",
+        "Update payment method",
+        "Cancel subscriptions: at_period_end, proration none; asks why: too_expensive, "
+        "missing_features, switched_service, unused, other",
+        "Pause subscriptions",
+        "Change plan (price, quantity, promotion_code): prod_demo (price_basic, price_pro, "
+        "price_premium)",
+    ]
