@@ -26,10 +26,11 @@ def http_api_event(
     headers: Iterable[tuple[str, str]],
     body: bytes,
     *,
-    claims: dict[str, str],
+    claims: dict[str, str] | None,
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
-    """The event API Gateway would send for this request (payload format 2.0)."""
+    """The event API Gateway would send for this request (payload format 2.0); `claims` None:
+    no authorizer (the function verifies the token itself)."""
     parts = urlsplit(target)
     joined: dict[str, str] = {}
     for name, value in headers:
@@ -66,10 +67,11 @@ def http_api_event(
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
-            "authorizer": {"jwt": {"claims": dict(claims), "scopes": None}},
         },
         "isBase64Encoded": False,
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": dict(claims), "scopes": None}}
     if cookies:
         event["cookies"] = cookies
     if parts.query:

@@ -2,9 +2,12 @@
 
     python3 -m uv run python -m local.server             # then open http://127.0.0.1:3000/
     python3 -m uv run python -m local.server --port 0    # any free port
+    python3 -m uv run python -m local.server --auth cookie   # the function checks a cookie
 
 It plays API Gateway in front of the real lambda_handler (local/apigw.py): every request to
-/billing/portal becomes an HTTP API event signed in as the demo user. DynamoDB is moto's server
+/billing/portal becomes an HTTP API event, signed in as the demo user by the authorizer it plays
+(--auth authorizer), or carrying a local issuer's token for the function to verify (--auth
+function: bearer; --auth cookie: a sign-in cookie). DynamoDB is moto's server
 with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
 stand-in (testing/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
 GET / serves the demo page (local/demo.html); GET /billing.js serves local/billing.js to any page,
@@ -35,9 +38,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import boto3
+import jwt
 import stripe
 from moto.server import ThreadedMotoServer
 
@@ -52,6 +56,7 @@ from testing.harness import (
     create_table,
     put_customer,
 )
+from testing.jwks_server import Issuer
 
 logger = logging.getLogger("local.server")
 
@@ -80,6 +85,45 @@ DROPPED_VARIABLES = (
 
 # With --org: the team's settings (each can still be overridden from the environment).
 TEAM_SETTINGS = {"USER_ID_CLAIM": "org_id", "BILLING_ROLE_CLAIM": "role", "BILLING_ROLES": "admin"}
+
+# Who checks the token, as the template's AuthMode (and AuthCookieName) deploy it:
+#   authorizer  API Gateway's JWT authorizer (AuthMode=api-gateway), played by this server
+#   function    the function verifies the bearer token itself (AuthMode=function)
+#   cookie      the function verifies the token in the session cookie (+ AuthCookieName)
+AUTH_MODES = ("authorizer", "function", "cookie")
+# The local identity provider: its tokens are real, signed JWTs, checked like any issuer's.
+LOCAL_ISSUER = "http://127.0.0.1/local-issuer"
+AUDIENCE = "billing-portal-local"
+COOKIE_NAME = "id_token"
+TOKEN_SECONDS = 3600
+UNAUTHORIZED = b'{"message":"Unauthorized"}'  # API Gateway's own 401, before the function
+# What the demo page says each button stands for, per mode.
+AUTH_NOTES = {
+    "authorizer": {
+        "auth": "API Gateway's JWT authorizer (AuthMode=api-gateway), played by this server: a "
+        "request with a bearer token passes only if the token is valid (else API Gateway's own "
+        "401, before the function runs), and its claims reach the function.",
+        "form": "It sends no token: this server signs it in as you anyway, a local shortcut; a "
+        "deployed AuthMode=api-gateway answers it 401 (forms need cookie mode).",
+        "token": "It sends the local issuer's signed token as a bearer token (the expired one "
+        "gets API Gateway's 401).",
+    },
+    "function": {
+        "auth": "The function verifies the bearer token itself (AuthMode=function), against the "
+        "local issuer's keys (JWKS).",
+        "form": "It sends no token: the function answers 401 (forms need cookie mode).",
+        "token": "It sends the local issuer's signed token as a bearer token (the expired one "
+        "gets the function's 401 problem).",
+    },
+    "cookie": {
+        "auth": f"The function verifies the token in the {COOKIE_NAME} cookie (AuthMode=function "
+        f"with AuthCookieName={COOKIE_NAME}) and checks the Origin (CSRF): sign in to set it.",
+        "form": "It sends the cookie: the portal once signed in, 401 before; from an origin "
+        "not in ALLOWED_ORIGINS, 403.",
+        "token": "It sends the cookie, no token (the expired button sends an expired bearer "
+        "token, which the function refuses even with a good cookie).",
+    },
+}
 
 
 class LocalServerError(Exception):
@@ -129,8 +173,12 @@ class DevServer:
         dynamodb_port: int = 0,
         stripe_port: int = 0,
         out: TextIO | None = None,
+        auth: str = "authorizer",
     ) -> None:
-        self.user, self.email, self.seed = user, email, seed
+        if auth not in AUTH_MODES:
+            raise LocalServerError(f"--auth {auth!r}: use one of {', '.join(AUTH_MODES)}")
+        self.user, self.email, self.seed, self.auth = user, email, seed, auth
+        self._issuer: Issuer | None = None
         # Where each request's line goes (default: stdout as it is when the line is printed).
         self.out = out
         # Team billing: the organisation is the billing account, and only admins may open it.
@@ -187,6 +235,7 @@ class DevServer:
             if self._stripe_key is None:
                 with _listening("--stripe-port", stripe_port):
                     self._fake = FakeStripe(stripe_port).start()
+            self._issuer = Issuer(LOCAL_ISSUER).__enter__()
             self._saved_environ = dict(os.environ)
             self._configure_environment()
             _check_settings(self._saved_environ.get("ALLOWED_ORIGINS", ""))
@@ -225,6 +274,9 @@ class DevServer:
         if self._fake is not None:
             self._fake.stop()
             self._fake = None
+        if self._issuer is not None:
+            self._issuer.__exit__()
+            self._issuer = None
         if self._moto is not None:
             # moto keeps its tables in the process, across servers: leave none behind, as
             # mock_aws does when it ends.
@@ -283,6 +335,33 @@ class DevServer:
             if not os.environ.get(name, "").strip():
                 os.environ[name] = value
         os.environ.update(owned)
+        self._configure_auth()
+
+    def _configure_auth(self) -> None:
+        """The function's AUTH_* settings for this mode: none behind the authorizer."""
+        assert self._issuer is not None
+        auth = {
+            "AUTH_JWT_ISSUER": LOCAL_ISSUER,
+            "AUTH_JWT_AUDIENCE": AUDIENCE,
+            "AUTH_JWKS_URL": self._issuer.jwks_url,
+            "AUTH_COOKIE_NAME": COOKIE_NAME,
+        }
+        for name in auth:
+            os.environ.pop(name, None)
+        if self.auth != "authorizer":
+            os.environ.update(auth)
+            if self.auth == "function":
+                os.environ.pop("AUTH_COOKIE_NAME")
+
+    def use_auth(self, auth: str) -> None:
+        """Switch the auth mode while running (the demo page's mode buttons): the function is
+        built again from the new settings, as a new deployment would be."""
+        if auth not in AUTH_MODES:
+            raise ValueError(f"unknown auth mode {auth!r}")
+        with self._handler_lock:
+            self.auth = auth
+            self._configure_auth()
+            self._handler = _load_handler()
 
     def _seed(self) -> None:
         dynamodb = boto3.client("dynamodb")
@@ -341,10 +420,55 @@ class DevServer:
             "exp": str(now + 3600),
         }
 
+    def token(self, *, expired: bool = False) -> str:
+        """A token of the local issuer for the signed-in user (an hour old when `expired`)."""
+        assert self._issuer is not None
+        now = int(time.time()) - (2 * TOKEN_SECONDS if expired else 0)
+        team = {"org_id": self.org, "role": self.role or ""} if self.org is not None else {}
+        claims = {
+            **team,
+            "iss": LOCAL_ISSUER,
+            "aud": AUDIENCE,
+            "sub": self.user,
+            "email": self.email,
+            "name": DEMO_NAME,
+            "token_use": "id",
+            "iat": now,
+            "exp": now + TOKEN_SECONDS,
+        }
+        return self._issuer.token(claims)
+
+    def _authorizer(self, headers: list[tuple[str, str]]) -> dict[str, str] | None:
+        """API Gateway's JWT authorizer: the claims of a valid bearer token, as strings; None
+        for a bad one. A request without Authorization is signed in as the demo user, the local
+        shortcut that lets plain forms work here (a deployed authorizer answers them 401)."""
+        assert self._issuer is not None
+        found = [value for name, value in headers if name.lower() == "authorization"]
+        if not found:
+            return self.claims()
+        scheme, _, token = found[0].partition(" ")
+        if scheme.lower() != "bearer" or len(found) > 1:
+            return None
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            _, key = self._issuer.keys[kid]
+            claims = jwt.decode(
+                token, key.public_key(), ["RS256"], audience=AUDIENCE, issuer=LOCAL_ISSUER
+            )
+        except (jwt.PyJWTError, KeyError, TypeError):
+            return None
+        return {name: str(value) for name, value in claims.items()}
+
     def invoke(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, ip: str
     ) -> HttpResponse:
-        event = http_api_event(method, target, headers, body, claims=self.claims(), source_ip=ip)
+        claims = None
+        if self.auth == "authorizer":
+            claims = self._authorizer(headers)
+            if claims is None:
+                challenge = ("WWW-Authenticate", 'Bearer error="invalid_token"')
+                return HttpResponse(401, [JSON, challenge], UNAUTHORIZED)
+        event = http_api_event(method, target, headers, body, claims=claims, source_ip=ip)
         request_id = event["requestContext"]["requestId"]
         try:
             with self._handler_lock:
@@ -364,13 +488,45 @@ class DevServer:
         with self._print_lock:
             print(line, file=self.out or sys.stdout, flush=True)
 
-    def page(self, host: str | None) -> bytes:
-        """The demo page, its snippets pointed at the origin the browser is using."""
+    def page(self, host: str | None, signed_in: bool = False) -> bytes:
+        """The demo page, its snippets pointed at the origin the browser is using, saying what
+        each button stands for in the current auth mode."""
         origins = {f"localhost:{self.port}", f"127.0.0.1:{self.port}"}
         origin = f"http://{host}" if host in origins else self.url.rstrip("/")
         text = PAGE.read_text(encoding="utf-8")
         text = text.replace(SNIPPET_API, origin).replace(SNIPPET_RETURN_URL, f"{origin}/")
-        return text.replace("{{USER}}", html.escape(self.user)).encode("utf-8")
+        who = f"{self.user} ({self.email})"
+        if self.org is not None:
+            who += f", {self.role or 'no role'} of organisation {self.org}"
+        notes = AUTH_NOTES[self.auth]
+        sign_in = ""
+        if self.auth == "cookie":
+            action, label = ("/sign-out", "Sign out") if signed_in else ("/sign-in", "Sign in")
+            state = "signed in: the cookie is set" if signed_in else "not signed in: no cookie"
+            sign_in = (
+                f'<form method="POST" action="{action}"><button>{label}</button></form> '
+                f'<span id="session">{state}</span>'
+            )
+        values = {
+            "{{WHO}}": html.escape(who),
+            "{{AUTH}}": self.auth,
+            "{{AUTH_NOTE}}": notes["auth"],
+            "{{FORM_NOTE}}": notes["form"],
+            "{{TOKEN_NOTE}}": notes["token"],
+            "{{SIGN_IN}}": sign_in,
+            # In cookie mode billing.js sends the cookie: no token.
+            "{{TOKEN}}": "null" if self.auth == "cookie" else json.dumps(self.token()),
+            "{{EXPIRED_TOKEN}}": json.dumps(self.token(expired=True)),
+        }
+        for placeholder, value in values.items():
+            text = text.replace(placeholder, value)
+        return text.encode("utf-8")
+
+    def sign_in_cookie(self, signed_in: bool) -> str:
+        """The session cookie a sign-in sets (or a sign-out clears), as an app's login would."""
+        if not signed_in:
+            return f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+        return f"{COOKIE_NAME}={self.token()}; Path=/; HttpOnly; SameSite=Lax"
 
     def script(self) -> bytes:
         """local/billing.js, allowed to navigate to the stand-in's portal pages instead of
@@ -391,6 +547,7 @@ class DevServer:
             [
                 f"billing-portal local server: open {self.url}",
                 f"  signed in as  {self.user} ({self.email}){team}",
+                f"  auth          {self.auth} (local issuer {LOCAL_ISSUER}, audience {AUDIENCE})",
                 f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
                 f"  DynamoDB      moto at {self._moto_url}, table {DEMO_TABLE} ({customer})",
                 f"  link a user   python3 -m uv run python -m tools.link_customer "
@@ -510,15 +667,25 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         path = urlsplit(self.path).path
         dev = self.server.dev
-        if path == ROUTE:
+        own_hosts = {f"localhost:{dev.port}", f"127.0.0.1:{dev.port}"}
+        if (self.headers.get("Host") or "").lower() not in own_hosts:
+            # DNS rebinding: a page on another name that resolves to 127.0.0.1 sends that name as
+            # Host; it must never get the signed-in demo user's portal session.
+            hosts = " or ".join(sorted(own_hosts))
+            message = json.dumps({"message": f"Forbidden: this server answers only to {hosts}"})
+            answer = HttpResponse(403, [JSON], message.encode())
+        elif path == ROUTE:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = list(self.headers.items())
             answer = dev.invoke(self.command, self.path, headers, body, self.client_address[0])
         elif path == "/" and self.command in ("GET", "HEAD"):
             content_type = ("Content-Type", "text/html; charset=utf-8")
-            page = dev.page(self.headers.get("Host"))
+            signed_in = f"{COOKIE_NAME}=" in (self.headers.get("Cookie") or "")
+            page = dev.page(self.headers.get("Host"), signed_in)
             answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
+        elif path in ("/auth-mode", "/sign-in", "/sign-out") and self.command == "POST":
+            answer = self._demo_action(path)
         elif path == "/billing.js" and self.command in ("GET", "HEAD"):
             # Any page may import it (a module script is fetched with CORS): your own page on
             # another port uses it from here.
@@ -542,6 +709,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(answer.body)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+    def _demo_action(self, path: str) -> HttpResponse:
+        """The demo page's own buttons: switch the auth mode, sign in or out (cookie mode).
+        Each answers 303 back to the page."""
+        dev = self.server.dev
+        back = [("Location", "/"), ("Cache-Control", "no-store")]
+        if path == "/auth-mode":
+            length = int(self.headers.get("Content-Length") or 0)
+            form = dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace")))
+            if form.get("mode") not in AUTH_MODES:
+                return HttpResponse(
+                    400, [JSON], b'{"message":"mode: authorizer, function, cookie"}'
+                )
+            dev.use_auth(form["mode"])
+            return HttpResponse(303, back, b"")
+        cookie = dev.sign_in_cookie(signed_in=path == "/sign-in")
+        return HttpResponse(303, [*back, ("Set-Cookie", cookie)], b"")
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # do_GET prints its own line (DevServer.print_request)
@@ -573,6 +757,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--role", help="the member's role claim, with --org (admin, member...)")
     parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="authorizer",
+        help="who checks the token: API Gateway's authorizer (played here; the default), the "
+        "function (bearer tokens of a local issuer), or the function with a session cookie "
+        "(the page signs you in); the demo page switches too",
+    )
+    parser.add_argument(
         "--no-seed", action="store_true", help="leave the table empty: the user has no customer"
     )
     parser.add_argument(
@@ -602,6 +794,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=not args.no_seed,
         dynamodb_port=args.dynamodb_port,
         stripe_port=args.stripe_port,
+        auth=args.auth,
     )
     try:
         server.start()

@@ -4,6 +4,7 @@ own page on another origin (the docs' recipe) uses local/billing.js against the 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -309,3 +310,70 @@ def test_billing_js_lands_on_the_portal_when_the_retry_succeeds(
 
     page.wait_for_url(f"{stand_in(server).url}/p/session/*")
     assert page.title() == PORTAL_PAGE_TITLE
+
+
+# --- The auth modes, switched on the demo page ---------------------------------------------
+
+
+@contextlib.contextmanager
+def auth_mode(server: DevServer, page: Page, mode: str) -> Iterator[None]:
+    """The demo page's mode button pressed; the server back in authorizer mode afterwards."""
+    page.goto(server.url)
+    page.get_by_role("button", name=mode, exact=True).click()
+    page.wait_for_url(server.url)
+    try:
+        yield
+    finally:
+        server.use_auth("authorizer")
+
+
+def test_authorizer_mode_answers_an_expired_token_with_api_gateways_own_401(
+    server: DevServer, page: Page
+) -> None:
+    page.goto(server.url)
+    assert "API Gateway's JWT authorizer" in page.locator("#auth-mode").inner_text()
+
+    with page.expect_response(f"{server.url}billing/portal") as answer:
+        page.get_by_role("button", name="Billing (fetch, expired token)").click()
+
+    assert answer.value.status == 401
+    assert answer.value.json() == {"message": "Unauthorized"}  # not the function's problem
+    alert = page.get_by_role("alert")
+    alert.get_by_text("expired").wait_for()
+    assert alert.inner_text() == "Your session has expired: please sign in again."
+
+
+def test_function_mode_verifies_the_bearer_token_and_refuses_the_tokenless_form(
+    server: DevServer, page: Page
+) -> None:
+    with auth_mode(server, page, "function"):
+        assert "verifies the bearer token itself" in page.locator("#auth-mode").inner_text()
+        assert "the function answers 401" in page.locator("#form-note").inner_text()
+
+        page.get_by_role("button", name="Billing", exact=True).click()
+        page.wait_for_load_state()
+        shown: dict[str, Any] = json.loads(page.locator("body").inner_text())
+        assert shown["status"] == 401
+        assert shown["type"].endswith("/unauthenticated")
+
+        page.goto(server.url)
+        page.get_by_role("button", name="Billing (fetch)", exact=True).click()
+        page.wait_for_url(f"{stand_in(server).url}/p/session/*")
+        assert shown_fields(page)["Customer"] == server.customer_id
+
+
+def test_cookie_mode_signs_in_with_a_cookie_and_then_the_plain_form_works(
+    server: DevServer, page: Page
+) -> None:
+    with auth_mode(server, page, "cookie"):
+        assert page.locator("#session").inner_text() == "not signed in: no cookie"
+
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(server.url)
+        assert page.locator("#session").inner_text() == "signed in: the cookie is set"
+        (cookie,) = page.context.cookies()
+        assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("id_token", True, "Lax")
+
+        page.get_by_role("button", name="Billing", exact=True).click()
+        page.wait_for_url(f"{stand_in(server).url}/p/session/*")
+        assert shown_fields(page)["Customer"] == server.customer_id

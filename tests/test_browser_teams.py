@@ -21,6 +21,14 @@ def click_billing(org: str, role: str, tab: Page) -> tuple[DevServer, str]:
         patch.delenv("STRIPE_API_KEY", raising=False)
         with DevServer(port=0, user=f"{role}-1", org=org, role=role, out=io.StringIO()) as server:
             tab.goto(server.url)
+            # The page says who is signed in: the user, the role and the organisation.
+            assert (
+                tab.get_by_text("Signed in as")
+                .inner_text()
+                .startswith(
+                    f"Signed in as {role}-1 (demo@example.com), {role} of organisation {org}."
+                )
+            )
             tab.get_by_role("button", name="Billing", exact=True).click()
             tab.wait_for_load_state()
             return server, tab.content()

@@ -152,6 +152,28 @@ class TestDemoServer:
         assert [e["parameter"] for e in problem["errors"]] == ["return_url"]
         assert problem["instance"] == headers["Apigw-Requestid"]
 
+    def test_cookie_mode_is_the_csrf_check_a_page_on_another_origin_meets(
+        self, server: DevServer
+    ) -> None:
+        """--auth cookie: the session cookie, sent by a page on an origin the API does not
+        allow (a dev server on :8080 without ALLOWED_ORIGINS), is a 403 naming that origin."""
+        server.use_auth("cookie")
+        try:
+            cookie = server.sign_in_cookie(signed_in=True).split(";")[0]
+            headers = {"Cookie": cookie, "Accept": "application/json"}
+            own = request(f"{server.url}billing/portal", b"", headers)
+            foreign = {**headers, "Origin": "http://localhost:8080"}
+            status, _, body = request(f"{server.url}billing/portal", b"", foreign)
+        finally:
+            server.use_auth("authorizer")
+
+        assert own[0] == 200  # same-origin (no Origin header): the cookie is enough
+        assert status == 403
+        assert json.loads(body)["detail"] == (
+            "Origin 'http://localhost:8080' is not one of ALLOWED_ORIGINS: "
+            "it may not use the session cookie."
+        )
+
     def test_paths_other_than_the_route_are_api_gateways_404(self, server: DevServer) -> None:
         status, _, body = request(f"{server.url}billing")
 
