@@ -1,6 +1,8 @@
 """What a user can change or send never picks another account, breaks a request or trips an
-alarm: unverified email keys, oversized and deeply nested bodies, dot segments in return URLs,
-table items with trailing junk, and profiles Stripe would refuse.
+alarm: keys the user can edit (unverified emails, under any claim name) and keys no table can
+hold, oversized and deeply nested bodies, dot segments in return URLs, table items with trailing
+junk, profiles Stripe would refuse or an email never proved; and what every answer and log line
+keeps out (MIME sniffing, what Stripe echoes of a refused value).
 
 Real v2 events through the real handler, moto for DynamoDB, the Stripe stand-in over HTTP.
 """
