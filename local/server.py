@@ -78,8 +78,6 @@ DROPPED_VARIABLES = (
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL",
     "STRIPE_API_KEY_PARAM",
-    "CUSTOMERS_TABLE_KEY",
-    "CUSTOMER_ID_ATTRIBUTE",
 )
 
 
@@ -318,7 +316,6 @@ class DevServer:
         }
         owned = {
             "ALLOWED_ORIGINS": f"{user_origins},{own_origins}" if user_origins else own_origins,
-            "CUSTOMERS_TABLE": DEMO_TABLE,
             "AWS_ENDPOINT_URL_DYNAMODB": self._moto_url,
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
@@ -364,12 +361,23 @@ class DevServer:
             self._handler = _load_handler()
 
     def _seed(self) -> None:
+        """The table as the settings lay it out (CUSTOMERS_TABLE, its key and attribute), in
+        moto, and the signed-in account's customer in it."""
         dynamodb = boto3.client("dynamodb")
-        create_table(dynamodb)
+        key = os.environ.get("CUSTOMERS_TABLE_KEY") or None
+        create_table(dynamodb, self.table, key)
+        self.account  # noqa: B018 - a USER_ID_CLAIM no local claim answers stops the start here
         if not self.seed:
             return
         self.customer_id = self._create_customer()
-        put_customer(dynamodb, self.account, self.customer_id)
+        attribute = os.environ.get("CUSTOMER_ID_ATTRIBUTE") or "stripe_customer_id"
+        put_customer(
+            dynamodb, self.account, self.customer_id, self.table, key=key, attribute=attribute
+        )
+
+    @property
+    def table(self) -> str:
+        return os.environ.get("CUSTOMERS_TABLE") or DEMO_TABLE
 
     def _create_customer(self) -> str:
         """The demo customer, made through the SDK at whichever Stripe the handler will use."""
@@ -399,8 +407,17 @@ class DevServer:
 
     @property
     def account(self) -> str:
-        """The billing account's key: the organisation's, or the user's own."""
-        return self.org if self.org is not None else self.user
+        """The billing account's key: the claim USER_ID_CLAIM names (sub: the user; org_id with
+        --org: the organisation; email...)."""
+        claim = os.environ.get("USER_ID_CLAIM") or "sub"
+        value = self.claims().get(claim)
+        if not value:
+            sent = ", ".join(sorted(self.claims()))
+            raise LocalServerError(
+                f"USER_ID_CLAIM: the local server signs users in with the claims {sent}; "
+                f"{claim!r} is none of them (--org adds org_id and role)"
+            )
+        return value
 
     # requests
 
@@ -412,6 +429,9 @@ class DevServer:
             **team,
             "sub": self.user,
             "email": self.email,
+            # As a sign-in that checked the address says (Cognito, Auth0...): USER_ID_CLAIM=email
+            # is accepted only with it.
+            "email_verified": "true",
             "name": DEMO_NAME,
             "iss": "local.server",
             "aud": "billing-portal-local",
@@ -431,6 +451,7 @@ class DevServer:
             "aud": AUDIENCE,
             "sub": self.user,
             "email": self.email,
+            "email_verified": True,
             "name": DEMO_NAME,
             "token_use": "id",
             "iat": now,
@@ -536,6 +557,34 @@ class DevServer:
             text = text.replace(f'"{STRIPE_PORTAL}"', f'"{self._fake.url}"')
         return text.encode("utf-8")
 
+    def _table_flags(self) -> str:
+        """link_customer's flags for a table laid out other than the demo's."""
+        flags = {
+            "--table": self.table if self.table != DEMO_TABLE else "",
+            "--key": os.environ.get("CUSTOMERS_TABLE_KEY", ""),
+            "--attribute": os.environ.get("CUSTOMER_ID_ATTRIBUTE", ""),
+        }
+        return "".join(f" {flag} {value}" for flag, value in flags.items() if value)
+
+    def error_page_path(self) -> str | None:
+        """The path of ERROR_REDIRECT_URL when it points at this server (which then serves a
+        page for it), else None."""
+        target = urlsplit(os.environ.get("ERROR_REDIRECT_URL", ""))
+        ours = {f"localhost:{self.port}", f"127.0.0.1:{self.port}"}
+        return target.path or "/" if target.netloc in ours else None
+
+    def error_page(self, query: str) -> bytes:
+        """What your app's error page gets: the problem type in ?error=."""
+        error = html.escape(dict(parse_qsl(query)).get("error", "(none)"))
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<title>Billing error</title><link rel="icon" href="data:,"></head><body>'
+            "<h1>Billing could not open</h1>"
+            f"<p>The function sent the browser here (ERROR_REDIRECT_URL) with "
+            f"<code>?error={error}</code>; your app's page would say what to do about it.</p>"
+            '<p><a href="/">Back to the demo page</a></p></body></html>'
+        ).encode()
+
     def banner(self) -> str:
         if self._fake is not None:
             stripe_line = f"local stand-in at {self._fake.url} (testing/fake_stripe.py)"
@@ -549,9 +598,9 @@ class DevServer:
                 f"  signed in as  {self.user} ({self.email}){team}",
                 f"  auth          {self.auth} (local issuer {LOCAL_ISSUER}, audience {AUDIENCE})",
                 f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
-                f"  DynamoDB      moto at {self._moto_url}, table {DEMO_TABLE} ({customer})",
+                f"  DynamoDB      moto at {self._moto_url}, table {self.table} ({customer})",
                 f"  link a user   python3 -m uv run python -m tools.link_customer "
-                f"USER cus_... --local {self._moto_url}",
+                f"USER cus_... --local {self._moto_url}{self._table_flags()}",
                 f"  Stripe        {stripe_line}",
                 "Ctrl-C stops it.",
             ]
@@ -683,6 +732,10 @@ class _Handler(BaseHTTPRequestHandler):
             content_type = ("Content-Type", "text/html; charset=utf-8")
             signed_in = f"{COOKIE_NAME}=" in (self.headers.get("Cookie") or "")
             page = dev.page(self.headers.get("Host"), signed_in)
+            answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
+        elif path == dev.error_page_path() and self.command in ("GET", "HEAD"):
+            content_type = ("Content-Type", "text/html; charset=utf-8")
+            page = dev.error_page(urlsplit(self.path).query)
             answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
         elif path in ("/auth-mode", "/sign-in", "/sign-out") and self.command == "POST":
             answer = self._demo_action(path)

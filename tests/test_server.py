@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from local.server import SNIPPET_API, SNIPPET_RETURN_URL, DevServer, LocalServerError
@@ -179,6 +180,73 @@ class TestDemoServer:
 
         assert status == 404
         assert json.loads(body) == {"message": "Not Found"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="class")
+def configured() -> Iterator[DevServer]:
+    """A server started with settings a deployment may have: the user key from a verified
+    email, a table of its own layout, and an error page on this server."""
+    port = _free_port()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("STRIPE_API_KEY", raising=False)
+        patch.setenv("USER_ID_CLAIM", "email")
+        patch.setenv("CUSTOMERS_TABLE", "acme-billing")
+        patch.setenv("CUSTOMERS_TABLE_KEY", "pk")
+        patch.setenv("CUSTOMER_ID_ATTRIBUTE", "cid")
+        patch.setenv("ERROR_REDIRECT_URL", f"http://127.0.0.1:{port}/billing-error")
+        with DevServer(port=port, out=io.StringIO()) as running:
+            yield running
+
+
+class TestSettingsTheServerHonours:
+    def test_user_id_claim_email_signs_in_with_the_verified_email(
+        self, configured: DevServer
+    ) -> None:
+        status, headers, _ = form_post(configured, return_url=configured.url)
+
+        assert status == 303
+        assert headers["Location"].startswith(f"{stand_in(configured).url}/p/session/")
+        assert configured.account == "demo@example.com"
+
+    def test_a_custom_table_is_the_one_created_seeded_and_read(self, configured: DevServer) -> None:
+        dynamodb = boto3.client("dynamodb")  # the server's moto, through the environment it set
+        assert dynamodb.list_tables()["TableNames"] == ["acme-billing"]
+        item = dynamodb.get_item(TableName="acme-billing", Key={"pk": {"S": "demo@example.com"}})
+        assert item["Item"]["cid"] == {"S": configured.customer_id}
+        assert "table acme-billing (demo@example.com -> cus_" in configured.banner()
+        assert "--local http://127.0.0.1:" in configured.banner()
+        assert "--table acme-billing --key pk --attribute cid" in configured.banner()
+
+    def test_the_error_redirect_lands_on_a_page_naming_the_problem(
+        self, configured: DevServer
+    ) -> None:
+        hostile = f"{configured.url}billing/portal?return_url=https://evil.example/"
+        status, headers, _ = request(hostile, headers={"Accept": BROWSER_ACCEPT})
+        assert status == 303
+        assert headers["Location"] == (
+            f"http://127.0.0.1:{configured.port}/billing-error?error=invalid-parameter"
+        )
+
+        status, _, page = request(headers["Location"])
+
+        assert status == 200
+        assert "<code>?error=invalid-parameter</code>" in page.decode()
+
+
+def test_a_user_id_claim_the_local_sign_in_lacks_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.setenv("USER_ID_CLAIM", "oid")
+
+    with pytest.raises(LocalServerError, match=r"^USER_ID_CLAIM: .*'oid' is none of them"):
+        DevServer(port=0).start()
 
 
 def test_no_seed_is_a_404_until_link_customer_local_links_the_user(
