@@ -645,3 +645,57 @@ def test_the_portal_page_lists_the_features_its_configuration_enables(fake):
     features = re.findall(r"<li>([^<]*)</li>", text)
     assert features == ["Invoice history", "Pause subscriptions"]
     assert "Acme &lt;billing&gt;" in text
+
+
+def _refusal(fake: FakeStripe, params: dict) -> dict:
+    """Stripe's error object for a session the stand-in refuses (what the SDK received)."""
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client_for(fake).v1.billing_portal.sessions.create(params)
+    assert refused.value.http_status == 400
+    error = refused.value.error
+    assert error is not None
+    return {"type": error.type, "code": error.code, "param": error.param}
+
+
+def test_sessions_are_refused_as_stripe_refuses_them(fake):
+    cus = fake.add_customer()
+    canceling = fake.add_subscription(customer=cus, cancel_at_period_end=True)
+    metered = fake.add_subscription(customer=cus, items=[("price_per_call", None)])
+    basic = fake.add_subscription(customer=cus)
+    item = fake.subscriptions[basic]["items"]["data"][0]["id"]
+    no_pause = fake.add_configuration({"subscription_cancel": {"enabled": True}})
+    live = fake.add_customer(livemode=True)
+
+    def flow(kind: str, sub: str, **extra) -> dict:
+        return {"customer": cus, "flow_data": {"type": kind, kind: {"subscription": sub, **extra}}}
+
+    confirm = {"items": [{"id": item, "price": "price_nope"}]}
+    assert _refusal(fake, flow("subscription_cancel", canceling)) == {
+        "type": "invalid_request_error",
+        "code": None,
+        "param": "flow_data[subscription_cancel][subscription]",
+    }
+    assert _refusal(fake, flow("subscription_update", metered))["param"] == (
+        "flow_data[subscription_update][subscription]"
+    )
+    assert _refusal(fake, {**flow("subscription_pause", canceling), "configuration": no_pause}) == {
+        "type": "invalid_request_error",
+        "code": None,
+        "param": "flow_data[type]",
+    }
+    assert _refusal(fake, flow("subscription_update_confirm", basic, **confirm)) == {
+        "type": "invalid_request_error",
+        "code": "resource_missing",
+        "param": "flow_data[subscription_update_confirm][items][0][price]",
+    }
+    assert _refusal(fake, {"customer": live}) == {
+        "type": "invalid_request_error",
+        "code": "resource_missing",
+        "param": "customer",
+    }
+    with pytest.raises(stripe.InvalidRequestError) as other_mode:
+        client_for(fake).v1.billing_portal.sessions.create({"customer": live})
+    assert other_mode.value.user_message == (
+        f"No such customer: '{live}'; a similar object exists in live mode, but a test mode key "
+        "was used to make this request."
+    )
