@@ -205,7 +205,10 @@ def outcome(capfd: pytest.CaptureFixture[str]) -> dict[str, Any]:
     return metric
 
 
-@pytest.mark.parametrize("price", ["price_nope", "price_enterprise"])
+@pytest.mark.parametrize(
+    ("price", "detail"),
+    [("price_nope", "does not exist"), ("price_enterprise", "is not a price this portal offers")],
+)
 def test_a_price_stripe_refuses_is_the_callers_400_and_pages_no_one(
     invoke: Invoke,
     customer: str,
@@ -213,6 +216,7 @@ def test_a_price_stripe_refuses_is_the_callers_400_and_pages_no_one(
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     price: str,
+    detail: str,
 ) -> None:
     # price_nope exists nowhere; price_enterprise exists but the portal does not offer it.
     other = fake_stripe.add_customer()
@@ -222,8 +226,7 @@ def test_a_price_stripe_refuses_is_the_callers_400_and_pages_no_one(
     response = invoke("home", query=f"flow=subscription_update_confirm&price={price}")
 
     assert response["statusCode"] == 400
-    [error] = problem(response)["errors"]
-    assert error["parameter"] == "price"
+    assert problem(response)["errors"] == [{"parameter": "price", "detail": detail}]
     assert stripe_attempts(fake_stripe) == 1
     assert outcome(capfd) == {
         "name": "RejectedRequests", "service": "billing-portal", "problem": "invalid-parameter"

@@ -15,26 +15,36 @@ def refused(param: str, code: str | None = None) -> stripe.InvalidRequestError:
     return stripe.InvalidRequestError("refused", param, code=code, http_status=400)
 
 
+REFUSED = "was refused by the payment provider"
+
+
 @pytest.mark.parametrize(
-    ("param", "parameter"),
+    ("param", "parameter", "detail"),
     [
-        ("return_url", "return_url"),
-        ("locale", "locale"),
-        ("flow_data[after_completion][redirect][return_url]", "after_completion_url"),
-        ("flow_data[after_completion][type]", "after_completion"),
-        (f"{CONFIRM}[items][0][price]", "price"),
-        (f"{CONFIRM}[items][0][quantity]", "quantity"),
+        ("return_url", "return_url", REFUSED),
+        ("locale", "locale", REFUSED),
+        ("flow_data[after_completion][redirect][return_url]", "after_completion_url", REFUSED),
+        ("flow_data[after_completion][type]", "after_completion", REFUSED),
+        (f"{CONFIRM}[items][0][price]", "price", "is not a price this portal offers"),
+        (f"{CONFIRM}[items][0][quantity]", "quantity", "is not a quantity allowed here"),
     ],
 )
 def test_a_value_the_caller_chose_is_a_400_naming_their_parameter(
-    param: str, parameter: str
+    param: str, parameter: str, detail: str
 ) -> None:
     problem = session_refusal(refused(param), "subscription_update_confirm")
 
     assert isinstance(problem, InvalidParameter)
-    assert problem.errors == [
-        {"parameter": parameter, "detail": "was refused by the payment provider"}
-    ]
+    assert problem.errors == [{"parameter": parameter, "detail": detail}]
+
+
+def test_a_value_that_does_not_exist_says_so() -> None:
+    problem = session_refusal(
+        refused(f"{CONFIRM}[items][0][price]", "resource_missing"), "subscription_update_confirm"
+    )
+
+    assert isinstance(problem, InvalidParameter)
+    assert problem.errors == [{"parameter": "price", "detail": "does not exist"}]
 
 
 @pytest.mark.parametrize(
@@ -66,6 +76,8 @@ def test_a_subscription_gone_at_stripe_is_no_such_subscription() -> None:
     [
         "configuration",  # PORTAL_CONFIGURATION_ID or the item's
         "on_behalf_of",
+        "flow_data",  # a malformed flow_data is our bug
+        "flow_data[subscription_cancel]",
         "flow_data[subscription_cancel][retention][coupon_offer][coupon]",  # RETENTION_COUPON_ID
         f"{CONFIRM}[discounts][0][promotion_code]",  # a setting too
         "",  # no param: the account's setup (no configuration saved in this mode...)

@@ -69,7 +69,8 @@ def stripe_errors() -> Iterator[None]:
                 ) from None
             logger.warning("Mapped Stripe customer does not exist at Stripe")
             raise NoBillingAccount("The billing account on file no longer exists.") from None
-        # Our request or our Stripe account's setup (no portal configuration, flow not enabled).
+        # Our request or our Stripe account's setup (no portal configuration in this mode, our
+        # coupon or promotion code, a configuration id): the operator's to fix.
         logger.error("Stripe refused the request: check the Stripe setup", extra=_described(exc))
         raise ServerMisconfigured("The payment provider refused this server's request.") from None
 
@@ -79,22 +80,30 @@ def stripe_errors() -> Iterator[None]:
 _OTHER_MODE = re.compile(r"similar object exists in (?:live|test) mode")
 
 # Stripe's name for a value the caller chose -> the caller's parameter (domain/flows.py builds
-# flow_data from them). Coupons and promotion codes under flow_data are ours, not listed here.
+# flow_data from them), and what to tell them when Stripe refuses it (not a missing one).
+# Coupons and promotion codes under flow_data are ours, not listed here.
+_CONFIRM_ITEM = r"flow_data\[subscription_update_confirm\]\[items\]\[0\]"
 _CALLERS = (
-    (re.compile(r"return_url"), "return_url"),
-    (re.compile(r"locale"), "locale"),
+    (re.compile(r"return_url"), "return_url", "was refused by the payment provider"),
+    (re.compile(r"locale"), "locale", "was refused by the payment provider"),
     (
         re.compile(r"flow_data\[after_completion\]\[redirect\]\[return_url\]"),
         "after_completion_url",
+        "was refused by the payment provider",
     ),
-    (re.compile(r"flow_data\[after_completion\](?:\[type\])?"), "after_completion"),
-    (re.compile(r"flow_data\[subscription_update_confirm\]\[items\]\[0\]\[price\]"), "price"),
-    (re.compile(r"flow_data\[subscription_update_confirm\]\[items\]\[0\]\[quantity\]"), "quantity"),
+    (
+        re.compile(r"flow_data\[after_completion\](?:\[type\])?"),
+        "after_completion",
+        "was refused by the payment provider",
+    ),
+    (re.compile(_CONFIRM_ITEM + r"\[price\]"), "price", "is not a price this portal offers"),
+    (re.compile(_CONFIRM_ITEM + r"\[quantity\]"), "quantity", "is not a quantity allowed here"),
 )
-# The flow or the subscription it acts on: Stripe refuses the flow itself (the subscription's
-# state, a plan the portal cannot change, or a feature the configuration leaves off).
+# The flow itself, or the subscription or item it acts on: Stripe refuses the flow (the
+# subscription's state, a plan the portal cannot change, a feature the configuration leaves
+# off). A malformed flow_data would be our bug, so only these params count.
 _FLOW = re.compile(
-    r"flow_data(?:\[type\]|\[subscription_\w+\](?:\[subscription\]|\[items\](?:\[0\]\[id\])?)?)?"
+    r"flow_data\[(?:type|subscription_\w+\]\[(?:subscription|items(?:\]\[0\]\[id)?))\]"
 )
 _SUBSCRIPTION = re.compile(r"flow_data\[subscription_\w+\]\[subscription\]")
 
@@ -104,11 +113,10 @@ def session_refusal(exc: stripe.InvalidRequestError, flow: str | None) -> Proble
     None when the refusal is about our own setup (stripe_errors() makes that a 500)."""
     param = exc.param or ""
     missing = exc.code == "resource_missing"
-    for pattern, parameter in _CALLERS:
+    for pattern, parameter, refused in _CALLERS:
         if pattern.fullmatch(param):
             logger.info("Stripe refused a parameter the caller chose", extra=_described(exc))
-            detail = "does not exist" if missing else "was refused by the payment provider"
-            return InvalidParameter.single(parameter, detail)
+            return InvalidParameter.single(parameter, "does not exist" if missing else refused)
     if flow is not None and missing and _SUBSCRIPTION.fullmatch(param):
         logger.info("The subscription is gone at Stripe", extra=_described(exc))
         return NoSuchSubscription("This account has no such subscription.")
