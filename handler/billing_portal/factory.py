@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
 from billing_portal import budget, snapstart
+from billing_portal.adapters import aws_session
 from billing_portal.adapters.customer_table import CustomerTable
 from billing_portal.adapters.stripe_api import StripeApi
 from billing_portal.adapters.stripe_key import StripeKey
@@ -41,7 +42,7 @@ def build(
     except SettingsError as exc:
         logger.error(f"Invalid settings, every request will get a 500: {exc}")
         return _observed(misconfigured_api(resolver))
-    session = session or boto3.session.Session()
+    session = session or aws_session.session()
     customers = CustomerTable(
         session.client("dynamodb", config=budget.DYNAMODB.config),
         settings.customers_table,
