@@ -11,7 +11,8 @@ function: bearer; --auth cookie: a sign-in cookie). DynamoDB is moto's server
 with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
 stand-in (testing/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
 GET / serves the demo page (local/demo.html); GET /billing.js serves local/billing.js to any page,
-allowed to navigate to the stand-in's portal pages.
+allowed to navigate to the stand-in's portal pages; GET /openapi.yaml the endpoint's OpenAPI 3.1
+document (docs/openapi.yaml).
 
 A bad setting stops it before it starts, in one line. The terminal shows one line per request
 (method, path, status, time, problem type); the handler's JSON logs only from WARNING up, unless
@@ -67,6 +68,7 @@ ROUTE = "/billing/portal"
 JSON = ("Content-Type", "application/json")
 PAGE = Path(__file__).with_name("demo.html")
 SCRIPT = Path(__file__).with_name("billing.js")
+OPENAPI = Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml"
 STRIPE_PORTAL = "https://billing.stripe.com"
 # The README's frontend snippets name these example hosts; the demo page is those snippets with
 # both pointed at this server.
@@ -733,6 +735,14 @@ class _Handler(BaseHTTPRequestHandler):
             signed_in = f"{COOKIE_NAME}=" in (self.headers.get("Cookie") or "")
             page = dev.page(self.headers.get("Host"), signed_in)
             answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
+        elif path == "/openapi.yaml" and self.command in ("GET", "HEAD"):
+            # The endpoint's contract (docs/openapi.yaml), for API tools to load from here.
+            headers = [
+                ("Content-Type", "application/yaml; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("Access-Control-Allow-Origin", "*"),
+            ]
+            answer = HttpResponse(200, headers, OPENAPI.read_bytes())
         elif path == dev.error_page_path() and self.command in ("GET", "HEAD"):
             content_type = ("Content-Type", "text/html; charset=utf-8")
             page = dev.error_page(urlsplit(self.path).query)

@@ -175,6 +175,13 @@ class TestDemoServer:
             "it may not use the session cookie."
         )
 
+    def test_it_serves_the_openapi_document(self, server: DevServer) -> None:
+        status, headers, body = request(f"{server.url}openapi.yaml")
+
+        assert status == 200
+        assert headers["Content-Type"] == "application/yaml; charset=utf-8"
+        assert body == (ROOT / "docs" / "openapi.yaml").read_bytes()
+
     def test_paths_other_than_the_route_are_api_gateways_404(self, server: DevServer) -> None:
         status, _, body = request(f"{server.url}billing")
 
