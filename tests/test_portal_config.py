@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import typing
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from billing_portal.domain.request import Flow
+from testing import fake_stripe as stand_in_module
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
 from tools import portal_config, samconfig
 
@@ -49,6 +52,12 @@ def managed(fake: FakeStripe) -> list[dict]:
 
 
 # --- check --------------------------------------------------------------------------------------
+
+
+def test_check_knows_the_feature_of_every_flow_the_function_deep_links() -> None:
+    # A flow added to domain/request.py without its feature here would go unchecked.
+    assert set(portal_config.FLOW_FEATURES) == set(typing.get_args(Flow))
+    assert portal_config.FLOW_FEATURES == stand_in_module.FLOW_FEATURES
 
 
 def test_the_shipped_file_passes_check(capsys: pytest.CaptureFixture[str]) -> None:
