@@ -23,6 +23,7 @@ from typing import Any
 
 import jwt
 import requests
+import urllib3
 from aws_lambda_powertools import Logger
 
 from billing_portal import budget
@@ -59,6 +60,12 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+# What a download may raise; urllib3's own errors come from reading the body (a read timeout, a
+# connection cut mid-body), which requests does not wrap when streaming.
+_NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError)
+_DOWNLOAD_ERRORS = (*_NETWORK_ERRORS, jwt.PyJWTError, OSError)
+
+
 class BoundedJWKClient(jwt.PyJWKClient):
     """``PyJWKClient`` whose download takes at most ``timeout`` seconds in all (connecting,
     headers and body, however slowly the issuer sends them) and ``JWKS_MAX_BYTES``, and whose
@@ -70,7 +77,7 @@ class BoundedJWKClient(jwt.PyJWKClient):
         def download() -> None:
             try:
                 outcome.append(_download(self.uri, self.timeout))
-            except (requests.RequestException, jwt.PyJWTError, OSError) as exc:
+            except _DOWNLOAD_ERRORS as exc:
                 outcome.append(exc)  # handed to the waiting request below
 
         # A thread, because no timeout of requests (or urllib) bounds a whole response. One that
@@ -82,7 +89,7 @@ class BoundedJWKClient(jwt.PyJWKClient):
             raise jwt.PyJWKClientConnectionError(
                 f"The JWKS download took longer than {self.timeout:g} s"
             )
-        if isinstance(outcome[0], requests.RequestException):
+        if isinstance(outcome[0], _NETWORK_ERRORS):
             raise jwt.PyJWKClientConnectionError(f"The JWKS download failed: {outcome[0]}")
         if isinstance(outcome[0], Exception):
             raise outcome[0]
