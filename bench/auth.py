@@ -1,7 +1,7 @@
 """In-function token verification: what it costs, and how many JWKS fetches a flood of forged
 key ids makes. Prints numbers; asserts nothing.
 
-    uv run python -m bench.auth [--tokens 2000] [--forged 1000]
+    python3 -m uv run python -m bench.auth [--tokens 2000] [--forged 1000]
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from testing.jwks_server import Issuer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # The docstring's first paragraph (its first line alone stops mid-sentence).
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--tokens", type=int, default=2000, help="valid tokens to verify")
     parser.add_argument("--forged", type=int, default=1000, help="tokens with unknown key ids")
     args = parser.parse_args()

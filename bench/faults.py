@@ -1,7 +1,7 @@
 """Each fault scenario once through the real handler: status, elapsed time, Stripe attempts and
 the invocation time left when the answer was ready (the function's timeout is 10 s).
 
-    uv run python -m bench.faults
+    python3 -m uv run python -m bench.faults
 
 Stripe is the local stand-in (fail_next / drop_next / delay), DynamoDB is moto, a closed
 loopback port, a loopback server answering DynamoDB errors, or one that never answers.
@@ -9,6 +9,7 @@ loopback port, a loopback server answering DynamoDB errors, or one that never an
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -101,6 +102,12 @@ def cold_start() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 
 def main() -> None:
+    # Only --help: without a parser, `--help` would run the whole benchmark.
+    argparse.ArgumentParser(
+        prog="python -m bench.faults",
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        epilog=" ".join(__doc__.split("\n\n")[2].split()),
+    ).parse_args()
     rows = []
     # The handler's logs and metric lines are not the point here.
     with FakeStripe() as stripe, contextlib.redirect_stdout(io.StringIO()):

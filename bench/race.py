@@ -1,8 +1,8 @@
 """Concurrent first clicks of one user, N times over: do they always end at one customer?
 
-    uv run python -m bench.race                     # 20 runs of 8 clicks
-    uv run python -m bench.race --runs 50 --clicks 16
-    uv run python -m bench.race --expired-keys      # as if Stripe had forgotten the key
+    python3 -m uv run python -m bench.race                     # 20 runs of 8 clicks
+    python3 -m uv run python -m bench.race --runs 50 --clicks 16
+    python3 -m uv run python -m bench.race --expired-keys      # as if Stripe had forgotten the key
 
 Each run: a fresh moto table (built from template.yaml) and fresh stand-in state, a cold start
 of the real handler with CREATE_MISSING_CUSTOMERS=true, then `clicks` threads calling

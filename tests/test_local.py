@@ -67,3 +67,25 @@ def test_a_wrong_file_or_log_level_is_one_plain_line(
     assert done.stdout == ""  # nothing was invoked
     assert done.stderr.splitlines() == [done.stderr.strip()]
     assert done.stderr.startswith(f"local.invoke: {says}")
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["local.server", "local.invoke", "tools.link_customer", "bench.auth", "bench.faults"],
+)
+def test_help_says_what_the_command_does_and_runs_nothing(module: str) -> None:
+    done = subprocess.run(  # noqa: S603 (this interpreter, the test's own arguments)
+        [sys.executable, "-m", module, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: ")
+    # The description is whole sentences: not a first line cut off mid-sentence.
+    description = done.stdout.split("\n\n")[1]
+    assert description.rstrip().endswith("."), description
+    assert done.stderr == ""
