@@ -51,10 +51,28 @@ KEY_PARAM = "/billing-portal/stripe-api-key"
 # What Lambda sets, so libraries take their Lambda paths: the X-Ray SDK samples locally instead of
 # building a botocore client at import, and Tracer is on (template.yaml: Tracing: Active) with
 # this request not sampled, as most are.
+# What the Lambda runtime sets in the function's environment (python3.13), as far as a library
+# could read it; the child gets these and the template's variables, not this shell's.
 LAMBDA_ENVIRONMENT = {
+    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
     "LAMBDA_TASK_ROOT": str(HANDLER),
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+    "_HANDLER": "billing_portal.app.lambda_handler",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_LAMBDA_FUNCTION_NAME": "billing-portal",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+    "AWS_LAMBDA_FUNCTION_VERSION": "1",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/billing-portal",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "2026/12/03/[1]0123456789abcdef0123456789abcdef",
+    "AWS_LAMBDA_LOG_FORMAT": "JSON",
+    "AWS_LAMBDA_LOG_LEVEL": "INFO",
+    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
     "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
     "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
     "Sampled=0",
@@ -388,13 +406,16 @@ def start_upstreams() -> subprocess.Popen[str]:
 
 
 def child_environment(urls: dict[str, str], key: str) -> dict[str, str]:
-    """A child's whole environment: the demo settings (no EC2 metadata lookups), Lambda's
-    variables, the stand-ins' URLs, and the Stripe key from SSM (key="ssm", as deployed) or from
-    STRIPE_API_KEY (key="env")."""
-    from testing.harness import DEMO_SETTINGS  # the parent's venv only: children lack yaml
+    """A child's whole environment, as in Lambda and nothing of this shell's: the function's
+    variables as template.yaml sets them (default parameters), the demo settings over them (no
+    EC2 metadata lookups), Lambda's own variables, the stand-ins' URLs, and the Stripe key from
+    SSM (key="ssm", as deployed) or from STRIPE_API_KEY (key="env")."""
+    # The parent's venv only: children lack yaml and samtranslator.
+    from testing.cfn import Stack
+    from testing.harness import DEMO_SETTINGS
 
     env = {
-        **{k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ},
+        **{name: str(value) for name, value in Stack().environment().items()},
         **DEMO_SETTINGS,
         "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's /var/task is read-only

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -21,9 +21,9 @@ from testing.fake_stripe import FakeStripe
 from testing.harness import DEMO_SETTINGS, EVENTS, LambdaContext, create_table, put_customer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-# One boto3 session per test process, as one per Lambda container: a new session loads botocore's
+# One botocore session per test process, as one per Lambda container: a new session loads botocore's
 # service models again (~100 ms a test).
-SESSION = boto3.session.Session()
+SESSION = botocore.session.Session()
 
 Invoke = Callable[..., dict[str, Any]]
 
@@ -140,7 +140,7 @@ def env(monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe) -> dict[str, s
 @pytest.fixture
 def dynamodb(env: dict[str, str]) -> Iterator[Any]:
     with mock_aws():
-        client = SESSION.client("dynamodb", region_name="us-east-1")
+        client = SESSION.create_client("dynamodb", region_name="us-east-1")
         create_table(client)
         yield client
 
@@ -153,7 +153,7 @@ def customer(dynamodb: Any, fake_stripe: FakeStripe) -> str:
     return customer_id
 
 
-def build_handler(session: boto3.session.Session | None = None) -> Handler:
+def build_handler(session: botocore.session.Session | None = None) -> Handler:
     """A handler built from the current environment, as on a Lambda cold start with it."""
     handler = build(os.environ, session=session or SESSION)
     _service_logs_to_current_stdout()
@@ -181,16 +181,16 @@ def invoke(handler: Handler) -> Invoke:
 
 
 @pytest.fixture
-def session(dynamodb: Any) -> boto3.session.Session:
-    """A boto3 session of the test's own, for a handler whose DynamoDB calls are counted."""
-    return boto3.session.Session()
+def session(dynamodb: Any) -> botocore.session.Session:
+    """A botocore session of the test's own, for a handler whose DynamoDB calls are counted."""
+    return botocore.session.Session()
 
 
 @pytest.fixture
-def dynamodb_calls(session: boto3.session.Session) -> list[str]:
+def dynamodb_calls(session: botocore.session.Session) -> list[str]:
     """Every DynamoDB operation made through `session`'s clients, counted at the SDK's edge."""
     calls: list[str] = []
-    session.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    session.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     return calls
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.session
 import pytest
 from pydantic import SecretStr
 
@@ -42,11 +43,11 @@ class Captured(Exception):
     """Raised where the request would go out: nothing leaves the machine."""
 
 
-def full_session() -> boto3.session.Session:
-    return boto3.session.Session()
+def full_session() -> botocore.session.Session:
+    return botocore.session.Session()
 
 
-def sessions() -> dict[str, Callable[[], boto3.session.Session]]:
+def sessions() -> dict[str, Callable[[], botocore.session.Session]]:
     return {"full": full_session, "ours": aws_session.session}
 
 
@@ -73,7 +74,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def requests_made(session: boto3.session.Session, calls: Callable[[Any], None]) -> list[Any]:
+def requests_made(session: botocore.session.Session, calls: Callable[[Any], None]) -> list[Any]:
     """The requests the calls send, as signed on the wire."""
     sent: list[dict[str, Any]] = []
 
@@ -85,14 +86,16 @@ def requests_made(session: boto3.session.Session, calls: Callable[[Any], None]) 
         )
         raise Captured
 
-    session.events.register("before-send", capture)
+    session.register("before-send", capture)
     calls(session)
     return sent
 
 
-def the_functions_calls(region: str) -> Callable[[boto3.session.Session], None]:
-    def calls(session: boto3.session.Session) -> None:
-        client = session.client("dynamodb", region_name=region, config=budget.DYNAMODB.config)
+def the_functions_calls(region: str) -> Callable[[botocore.session.Session], None]:
+    def calls(session: botocore.session.Session) -> None:
+        client = session.create_client(
+            "dynamodb", region_name=region, config=budget.DYNAMODB.config
+        )
         table = CustomerTable(client, "billing-portal-customers", "user_id", "stripe_customer_id")
         for call in (
             lambda: table.find("user-1"),
@@ -135,7 +138,7 @@ def test_fips_and_dualstack_endpoints_resolve_as_with_the_full_data(
     for region in ("us-east-1", "us-gov-west-1", "eu-west-3"):
         urls = {
             name: make()
-            .client("dynamodb", region_name=region, config=Config(**options))
+            .create_client("dynamodb", region_name=region, config=Config(**options))
             .meta.endpoint_url
             for name, make in sessions().items()
         }
@@ -143,7 +146,7 @@ def test_fips_and_dualstack_endpoints_resolve_as_with_the_full_data(
 
 
 def test_the_function_reads_only_its_own_data() -> None:
-    loader = aws_session.session()._session.get_component("data_loader")
+    loader = aws_session.session().get_component("data_loader")
     assert loader.search_paths[0] == str(aws_session.DATA)
     assert all("botocore/data" not in path for path in loader.search_paths)
     assert sorted(loader.list_available_services("service-2")) == sorted(aws_session.CALLS)

@@ -72,3 +72,39 @@ def test_an_unreachable_ssm_is_a_503_with_retry_after(
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"]
     assert fake_stripe.calls() == []
+
+
+def test_the_key_is_read_once_per_five_minutes_and_a_rotated_one_then_taken(
+    key_from: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from billing_portal.adapters import stripe_key
+
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=PARAM, Value="sk_test_old", Type="SecureString")
+    clock = [1000.0]
+    monkeypatch.setattr(stripe_key.time, "monotonic", lambda: clock[0])
+    handler = key_from(PARAM)
+    handler(event("home"), LambdaContext())
+
+    ssm.put_parameter(Name=PARAM, Value="sk_test_new", Type="SecureString", Overwrite=True)
+    clock[0] += 299  # still cached: the old key, no second read
+    handler(event("home"), LambdaContext())
+    clock[0] += 2  # five minutes since the read: the rotated key
+    handler(event("home"), LambdaContext())
+
+    keys = [c.headers["authorization"] for c in fake_stripe.calls("POST")]
+    assert keys == ["Bearer sk_test_old", "Bearer sk_test_old", "Bearer sk_test_new"]
+
+
+def test_a_secret_holding_binary_data_is_a_500_for_the_operator(
+    key_from: Any, fake_stripe: FakeStripe, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secrets.create_secret(Name="billing/stripe", SecretBinary=b"\x00sk")
+
+    response = key_from("secretsmanager:billing/stripe")(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("server-misconfigured")
+    assert fake_stripe.calls() == []
+    assert any("binary" in r.getMessage() for r in caplog.records)

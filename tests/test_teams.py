@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
 
 from testing.events import event
@@ -89,7 +89,7 @@ AUTHORIZER_SHAPES: dict[str, tuple[str, str, str, dict[str, str], dict[str, str]
 def test_through_the_authorizer_admins_reach_the_team_customer_and_members_are_refused(
     monkeypatch: pytest.MonkeyPatch,
     env: dict[str, str],
-    session: boto3.session.Session,
+    session: botocore.session.Session,
     dynamodb_calls: list[str],
     team_customer: str,
     fake_stripe: FakeStripe,
@@ -171,7 +171,7 @@ def test_verified_tokens_admins_reach_the_team_customer_and_members_are_refused(
     monkeypatch: pytest.MonkeyPatch,
     env: dict[str, str],
     issuer: Issuer,
-    session: boto3.session.Session,
+    session: botocore.session.Session,
     dynamodb_calls: list[str],
     team_customer: str,
     fake_stripe: FakeStripe,

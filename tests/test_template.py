@@ -206,12 +206,11 @@ def test_the_key_read_from_the_templates_setting_is_the_secret(monkeypatch: Any)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
-        session.client("secretsmanager").create_secret(
+        boto3.client("secretsmanager").create_secret(
             Name="billing-portal/prod/stripe", SecretString="sk_test_from_secrets_manager"
         )
 
-        key = StripeKey(None, setting["STRIPE_API_KEY_PARAM"], session)()
+        key = StripeKey(None, setting["STRIPE_API_KEY_PARAM"])()
 
     assert key == "sk_test_from_secrets_manager"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
@@ -29,12 +29,12 @@ logger = Logger()
 
 
 def build(
-    environ: Mapping[str, str] | None = None, *, session: boto3.session.Session | None = None
+    environ: Mapping[str, str] | None = None, *, session: botocore.session.Session | None = None
 ) -> Handler:
     """A Lambda handler for these settings (default: the process environment).
 
     A bad setting is logged once, here, and every request then gets a 500 problem instead of a
-    crash loop of tracebacks. `session` is the boto3 session for DynamoDB and the key's store.
+    crash loop of tracebacks. `session` is the botocore session for DynamoDB and the key's store.
     """
     resolver = APIGatewayHttpResolver()
     try:
@@ -44,7 +44,7 @@ def build(
         return _observed(misconfigured_api(resolver))
     session = session or aws_session.session()
     customers = CustomerTable(
-        session.client("dynamodb", config=budget.DYNAMODB.config),
+        session.create_client("dynamodb", config=budget.DYNAMODB.config),
         settings.customers_table,
         settings.customers_table_key,
         settings.customer_id_attribute,

@@ -1,11 +1,13 @@
 """The Stripe secret key: STRIPE_API_KEY locally, else the SSM SecureString (or Secrets Manager
-secret) named by STRIPE_API_KEY_PARAM, read through powertools parameters and cached."""
+secret) named by STRIPE_API_KEY_PARAM, read with the session's botocore client and cached."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
 from billing_portal import budget
@@ -13,8 +15,7 @@ from billing_portal.adapters.aws_errors import error_code, transient_reason
 from billing_portal.errors import ServerMisconfigured, UpstreamUnavailable
 
 if TYPE_CHECKING:
-    import boto3
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+    import botocore.session
 
 logger = Logger(child=True)
 
@@ -24,53 +25,68 @@ SECRETS_MANAGER_PREFIXES = ("arn:aws:secretsmanager:", "secretsmanager:")
 
 
 class StripeKey:
-    """Call it for the key; the store's client is built on first use (never for a local key)."""
+    """Call it for the key; the store's client is built on first use (never for a local key).
+
+    One GetParameter (or GetSecretValue) per container every KEY_CACHE_SECONDS, as powertools
+    `parameters` would do it with max_age; written out because that module imports boto3 (and
+    through it s3transfer), about 6% of a cold start the function has no other use for.
+    """
 
     def __init__(
         self,
         local: SecretStr | None,
         param: str | None,
-        session: boto3.session.Session | None = None,
+        session: botocore.session.Session | None = None,
     ) -> None:
         self._local = local
         name = param or ""
         self._in_secrets_manager = name.startswith(SECRETS_MANAGER_PREFIXES)
         self._name = name.removeprefix("secretsmanager:")
         self._session = session
-        self._store: SSMProvider | SecretsProvider | None = None
+        self._store: Any = None
+        self._cached: tuple[str, float] | None = None  # the key, and when it was read
 
     def __call__(self) -> str:
         if self._local is not None:
             return self._local.get_secret_value()
-        # Imported here: deployments with a local key (and tests of them) never pay for it.
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-        options: dict[str, Any] = {} if self._in_secrets_manager else {"decrypt": True}
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[1] < KEY_CACHE_SECONDS:
+            return self._cached[0]
         try:
-            return str(self._provider().get(self._name, max_age=KEY_CACHE_SECONDS, **options))
-        except GetParameterError as exc:
-            # powertools wraps every failure; the original is the exception's context.
-            raise _problem(exc.__context__, self._store_name) from None
+            key = self._read()
+        except (BotoCoreError, ClientError) as exc:
+            raise _problem(exc, self._store_name) from None
+        self._cached = (key, now)
+        return key
+
+    def _read(self) -> str:
+        if not self._in_secrets_manager:
+            answer = self._client().get_parameter(Name=self._name, WithDecryption=True)
+            return str(answer["Parameter"]["Value"])
+        secret = self._client().get_secret_value(SecretId=self._name)
+        if "SecretString" not in secret:
+            logger.error("The Stripe key's secret holds binary data, not the key as text")
+            raise ServerMisconfigured("The payment provider is not configured.")
+        return str(secret["SecretString"])
+
+    def _client(self) -> Any:
+        if self._store is None:
+            import botocore.session
+
+            # The session the DynamoDB client came from: a second one would load botocore's
+            # data again.
+            session = self._session or botocore.session.Session()
+            self._store = session.create_client(self._store_name, config=budget.KEY_STORE.config)
+        return self._store
 
     def drop_connections(self) -> None:
         """Close the store's pooled connections (its client dials again when needed)."""
         if self._store is not None:
-            self._store.client.close()
+            self._store.close()
 
     @property
     def _store_name(self) -> str:
         return "secretsmanager" if self._in_secrets_manager else "ssm"
-
-    def _provider(self) -> SSMProvider | SecretsProvider:
-        if self._store is None:
-            from aws_lambda_powertools.utilities import parameters
-
-            provider = (
-                parameters.SecretsProvider if self._in_secrets_manager else parameters.SSMProvider
-            )
-            # The session the DynamoDB client came from: a second one costs ~50 ms to build.
-            self._store = provider(boto_config=budget.KEY_STORE.config, boto3_session=self._session)
-        return self._store
 
 
 def _problem(cause: BaseException | None, store: str) -> UpstreamUnavailable | ServerMisconfigured:
