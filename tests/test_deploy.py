@@ -13,6 +13,7 @@ import yaml
 from moto import mock_aws
 from samcli.cli.types import CfnParameterOverridesType
 
+from testing.fake_stripe import FakeStripe
 from tools import deploy, samconfig
 
 STACK = "billing-portal-dev"  # samconfig.toml's [default]
@@ -164,19 +165,26 @@ def test_a_stack_deployed_with_other_parameters_than_samconfig_says_fails(
 
 
 def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_prunes(
-    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    aws: None,
+    fake_stripe: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")  # the environment's test-mode key
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
     stack = Deployed(values())
     for _ in range(3):  # earlier deploys
         stack.update(values(), publish=True)
     commands: list[list[str]] = []
+    deployed: dict[str, str] = {}
 
     def sam(command: list[str]) -> None:
         """The SAM CLI, which cannot reach AWS here: CloudFormation's part is played on moto."""
         commands.append(command)
         if command[3] == "deploy":
             file = command[-1].removeprefix("file://")
-            stack.update(yaml.safe_load(Path(file).read_text()), publish=True)
+            deployed.update(yaml.safe_load(Path(file).read_text()))
+            stack.update(deployed, publish=True)
 
     monkeypatch.setattr(deploy, "run", sam)
     assert deploy.main(["BillingRoleClaim=roles", "BillingRoles=billing-admin"]) == 0
@@ -184,7 +192,12 @@ def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_pru
         ["build", "--config-env", "default"],
         ["deploy", "--config-env", "default"],
     ]
+    # portal.yaml went to the environment's Stripe account first, and its id to the function.
+    [config_id] = set(fake_stripe.configurations) - {fake_stripe.default_configuration}
+    assert fake_stripe.configurations[config_id]["metadata"]["stack"] == STACK
+    assert deployed["PortalConfigurationId"] == config_id
     assert capsys.readouterr().out.splitlines() == [
+        f"portal.yaml: {config_id} (updated)",
         "billing-portal-dev: 'live' is version 5, as deployed",
         "stack policy set; old versions deleted: 1, 2, 3",
     ]

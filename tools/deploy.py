@@ -2,9 +2,11 @@
 
     uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes] [Key=Value ...]
 
-1. `sam build`, then `sam deploy --config-env ENV` with *every* template parameter given
-   (samconfig.toml's parameter_overrides, then Key=Value from the command line, then the
-   template's defaults): a parameter left out would silently keep its previous value.
+1. `portal.yaml` applied to the environment's Stripe account (tools.portal_config), whose
+   configuration id becomes PortalConfigurationId; `sam build`, then `sam deploy --config-env
+   ENV` with *every* template parameter given (samconfig.toml's parameter_overrides, then
+   Key=Value from the command line, then the template's defaults): a parameter left out would
+   silently keep its previous value.
 2. The check: the version behind the alias `live` (what the API invokes) must have the
    configuration just deployed to the function (environment, memory, SnapStart, code), and the
    parameters it was deployed with (STACK_PARAMETERS) must be the ones given. Else it names each
@@ -31,7 +33,7 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tools import samconfig
+from tools import portal_config, samconfig
 
 ROOT = samconfig.SAMCONFIG.parent
 ALIAS = "live"
@@ -124,8 +126,11 @@ def differences(live: dict[str, Any], deployed: dict[str, Any]) -> list[str]:
     return found
 
 
-def parameter_differences(live: dict[str, Any], values: dict[str, str]) -> list[str]:
-    """Each parameter the live version was deployed with that is not the value given now."""
+def parameter_differences(
+    live: dict[str, Any], values: dict[str, str], unknown: frozenset[str] = frozenset()
+) -> list[str]:
+    """Each parameter the live version was deployed with that is not the value given now
+    (`unknown`: parameters whose value this run did not work out)."""
     raw = variables(live).get("STACK_PARAMETERS")
     if raw is None:
         return ["STACK_PARAMETERS: the live version has none (deployed by an older template)"]
@@ -133,7 +138,7 @@ def parameter_differences(live: dict[str, Any], values: dict[str, str]) -> list[
     found = []
     for name, value in sorted(deployed.items()):
         value = ",".join(value) if isinstance(value, list) else str(value)
-        if name in values and value != values[name]:
+        if name in values and name not in unknown and value != values[name]:
             found.append(f"parameter {name}: live {value!r}, samconfig.toml {values[name]!r}")
     return found
 
@@ -143,11 +148,13 @@ def variables(configuration: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def check(lambda_client: Any, function: str, values: dict[str, str]) -> list[str]:
+def check(
+    lambda_client: Any, function: str, values: dict[str, str], unknown: frozenset[str] = frozenset()
+) -> list[str]:
     """What differs between the alias `live` and what was just deployed; empty when nothing."""
     live = lambda_client.get_function_configuration(FunctionName=function, Qualifier=ALIAS)
     deployed = lambda_client.get_function_configuration(FunctionName=function)
-    return differences(live, deployed) + parameter_differences(live, values)
+    return differences(live, deployed) + parameter_differences(live, values, unknown)
 
 
 def prune(lambda_client: Any, function: str, keep_before_live: int = 1) -> list[str]:
@@ -180,6 +187,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--check-only", action="store_true", help="only check the deployed stack; change nothing"
     )
     parser.add_argument(
+        "--no-portal",
+        action="store_true",
+        help="leave the Stripe portal configuration alone (portal.yaml is not applied)",
+    )
+    parser.add_argument(
         "--yes",
         action="store_true",
         help="no change-set prompt (a pipeline whose approval came before)",
@@ -194,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = samconfig.load(args.env)
         overrides = samconfig.parse_overrides(args.overrides)
         values = deploy_parameters(env, overrides, template_parameters())
+        # portal.yaml decides the configuration id, unless samconfig.toml or the command line do.
+        portal = portal_config.PORTAL_YAML.exists() and not args.no_portal
+        portal = portal and "PortalConfigurationId" not in {**env.parameters, **overrides}
+        if portal and not args.check_only:
+            values["PortalConfigurationId"] = apply_portal(env)
         if not args.check_only:
             if not args.no_build:
                 run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
@@ -203,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cloudformation = session.client("cloudformation")
         lambda_client = session.client("lambda")
         function = function_name(cloudformation, env.stack_name)
-        found = check(lambda_client, function, values)
+        # --check-only does not ask Stripe which configuration portal.yaml is.
+        unknown = frozenset({"PortalConfigurationId"} if portal and args.check_only else ())
+        found = check(lambda_client, function, values, unknown)
         if found:
             print(f"{env.stack_name}: the alias '{ALIAS}' does not run what was deployed:")
             print("\n".join(f"  {line}" for line in found))
@@ -215,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cloudformation.set_stack_policy(StackName=env.stack_name, StackPolicyBody=policy)
             pruned = prune(lambda_client, function)
             print(f"stack policy set; old versions deleted: {', '.join(pruned) or 'none'}")
-    except (samconfig.ConfigError, DeployError) as exc:
+    except (samconfig.ConfigError, DeployError, portal_config.PortalConfigError) as exc:
         print(f"tools.deploy: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:
@@ -225,6 +244,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tools.deploy: `sam {exc.cmd[3]}` failed (exit {exc.returncode})", file=sys.stderr)
         return exc.returncode
     return 0
+
+
+def apply_portal(env: samconfig.Environment) -> str:
+    """portal.yaml applied to the environment's Stripe account; the configuration's id."""
+    api_key, api_base = portal_config.stripe_key(env)
+    config_id, changed = portal_config.apply(
+        portal_config.PORTAL_YAML, env, api_key=api_key, api_base=api_base
+    )
+    print(f"portal.yaml: {config_id} ({'updated' if changed else 'unchanged'})", flush=True)
+    return config_id
 
 
 def run(command: list[str]) -> None:
