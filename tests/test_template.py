@@ -367,6 +367,7 @@ def test_without_a_domain_there_is_only_the_execute_api_url() -> None:
         ({"ApiCertificateArn": CERTIFICATE}, "CertificateAndZoneNeedDomain"),
         ({"ApiHostedZoneId": "Z0123456789ABCDEFGHIJ"}, "CertificateAndZoneNeedDomain"),
         ({"BillingRoles": "billing-admin"}, "RolesNeedRoleClaim"),
+        ({"BillingRoleClaim": "roles"}, "RoleClaimNeedsRoles"),
         ({"AuthCookieName": "session"}, "CookieNeedsInFunctionAuth"),
     ],
 )
