@@ -42,11 +42,20 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 import boto3
-import jwt
 import stripe
 from moto.server import ThreadedMotoServer
 
 from local.apigw import HttpResponse, http_api_event, http_response, invoke_function
+from local.auth import (
+    AUDIENCE,
+    AUTH_MODES,
+    COOKIE_NAME,
+    LOCAL_ISSUER,
+    NOTES,
+    UNAUTHORIZED,
+    LocalIssuer,
+    session_cookie,
+)
 from local.checks import log_level_problem
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
 from testing.harness import (
@@ -57,7 +66,6 @@ from testing.harness import (
     create_table,
     put_customer,
 )
-from testing.jwks_server import Issuer
 
 logger = logging.getLogger("local.server")
 
@@ -85,45 +93,6 @@ DROPPED_VARIABLES = (
 
 # With --org: the team's settings (each can still be overridden from the environment).
 TEAM_SETTINGS = {"USER_ID_CLAIM": "org_id", "BILLING_ROLE_CLAIM": "role", "BILLING_ROLES": "admin"}
-
-# Who checks the token, as the template's AuthMode (and AuthCookieName) deploy it:
-#   authorizer  API Gateway's JWT authorizer (AuthMode=api-gateway), played by this server
-#   function    the function verifies the bearer token itself (AuthMode=function)
-#   cookie      the function verifies the token in the session cookie (+ AuthCookieName)
-AUTH_MODES = ("authorizer", "function", "cookie")
-# The local identity provider: its tokens are real, signed JWTs, checked like any issuer's.
-LOCAL_ISSUER = "http://127.0.0.1/local-issuer"
-AUDIENCE = "billing-portal-local"
-COOKIE_NAME = "id_token"
-TOKEN_SECONDS = 3600
-UNAUTHORIZED = b'{"message":"Unauthorized"}'  # API Gateway's own 401, before the function
-# What the demo page says each button stands for, per mode.
-AUTH_NOTES = {
-    "authorizer": {
-        "auth": "API Gateway's JWT authorizer (AuthMode=api-gateway), played by this server: a "
-        "request with a bearer token passes only if the token is valid (else API Gateway's own "
-        "401, before the function runs), and its claims reach the function.",
-        "form": "It sends no token: this server signs it in as you anyway, a local shortcut; a "
-        "deployed AuthMode=api-gateway answers it 401 (forms need cookie mode).",
-        "token": "It sends the local issuer's signed token as a bearer token (the expired one "
-        "gets API Gateway's 401).",
-    },
-    "function": {
-        "auth": "The function verifies the bearer token itself (AuthMode=function), against the "
-        "local issuer's keys (JWKS).",
-        "form": "It sends no token: the function answers 401 (forms need cookie mode).",
-        "token": "It sends the local issuer's signed token as a bearer token (the expired one "
-        "gets the function's 401 problem).",
-    },
-    "cookie": {
-        "auth": f"The function verifies the token in the {COOKIE_NAME} cookie (AuthMode=function "
-        f"with AuthCookieName={COOKIE_NAME}) and checks the Origin (CSRF): sign in to set it.",
-        "form": "It sends the cookie: the portal once signed in, 401 before; from an origin "
-        "not in ALLOWED_ORIGINS, 403.",
-        "token": "It sends the cookie, no token (the expired button sends an expired bearer "
-        "token, which the function refuses even with a good cookie).",
-    },
-}
 
 
 class LocalServerError(Exception):
@@ -178,7 +147,7 @@ class DevServer:
         if auth not in AUTH_MODES:
             raise LocalServerError(f"--auth {auth!r}: use one of {', '.join(AUTH_MODES)}")
         self.user, self.email, self.seed, self.auth = user, email, seed, auth
-        self._issuer: Issuer | None = None
+        self._issuer: LocalIssuer | None = None
         # Where each request's line goes (default: stdout as it is when the line is printed).
         self.out = out
         # Team billing: the organisation is the billing account, and only admins may open it.
@@ -235,7 +204,7 @@ class DevServer:
             if self._stripe_key is None:
                 with _listening("--stripe-port", stripe_port):
                     self._fake = FakeStripe(stripe_port).start()
-            self._issuer = Issuer(LOCAL_ISSUER).__enter__()
+            self._issuer = LocalIssuer().start()
             self._saved_environ = dict(os.environ)
             self._configure_environment()
             _check_settings(self._saved_environ.get("ALLOWED_ORIGINS", ""))
@@ -275,7 +244,7 @@ class DevServer:
             self._fake.stop()
             self._fake = None
         if self._issuer is not None:
-            self._issuer.__exit__()
+            self._issuer.stop()
             self._issuer = None
         if self._moto is not None:
             # moto keeps its tables in the process, across servers: leave none behind, as
@@ -339,18 +308,11 @@ class DevServer:
     def _configure_auth(self) -> None:
         """The function's AUTH_* settings for this mode: none behind the authorizer."""
         assert self._issuer is not None
-        auth = {
-            "AUTH_JWT_ISSUER": LOCAL_ISSUER,
-            "AUTH_JWT_AUDIENCE": AUDIENCE,
-            "AUTH_JWKS_URL": self._issuer.jwks_url,
-            "AUTH_COOKIE_NAME": COOKIE_NAME,
-        }
-        for name in auth:
-            os.environ.pop(name, None)
-        if self.auth != "authorizer":
-            os.environ.update(auth)
-            if self.auth == "function":
-                os.environ.pop("AUTH_COOKIE_NAME")
+        for name, value in self._issuer.function_settings(self.auth).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def use_auth(self, auth: str) -> None:
         """Switch the auth mode while running (the demo page's mode buttons): the function is
@@ -445,42 +407,24 @@ class DevServer:
     def token(self, *, expired: bool = False) -> str:
         """A token of the local issuer for the signed-in user (an hour old when `expired`)."""
         assert self._issuer is not None
-        now = int(time.time()) - (2 * TOKEN_SECONDS if expired else 0)
         team = {"org_id": self.org, "role": self.role or ""} if self.org is not None else {}
         claims = {
             **team,
-            "iss": LOCAL_ISSUER,
-            "aud": AUDIENCE,
             "sub": self.user,
             "email": self.email,
             "email_verified": True,
             "name": DEMO_NAME,
             "token_use": "id",
-            "iat": now,
-            "exp": now + TOKEN_SECONDS,
         }
-        return self._issuer.token(claims)
+        return self._issuer.token(claims, expired=expired)
 
     def _authorizer(self, headers: list[tuple[str, str]]) -> dict[str, str] | None:
-        """API Gateway's JWT authorizer: the claims of a valid bearer token, as strings; None
-        for a bad one. A request without Authorization is signed in as the demo user, the local
-        shortcut that lets plain forms work here (a deployed authorizer answers them 401)."""
+        """The claims the played authorizer passes on, None for its 401. A request without
+        Authorization is signed in as the demo user: the local shortcut that lets plain forms
+        work here (a deployed authorizer answers them 401)."""
         assert self._issuer is not None
         found = [value for name, value in headers if name.lower() == "authorization"]
-        if not found:
-            return self.claims()
-        scheme, _, token = found[0].partition(" ")
-        if scheme.lower() != "bearer" or len(found) > 1:
-            return None
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            _, key = self._issuer.keys[kid]
-            claims = jwt.decode(
-                token, key.public_key(), ["RS256"], audience=AUDIENCE, issuer=LOCAL_ISSUER
-            )
-        except (jwt.PyJWTError, KeyError, TypeError):
-            return None
-        return {name: str(value) for name, value in claims.items()}
+        return self._issuer.authorize(found) if found else self.claims()
 
     def invoke(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, ip: str
@@ -521,7 +465,7 @@ class DevServer:
         who = f"{self.user} ({self.email})"
         if self.org is not None:
             who += f", {self.role or 'no role'} of organisation {self.org}"
-        notes = AUTH_NOTES[self.auth]
+        notes = NOTES[self.auth]
         sign_in = ""
         if self.auth == "cookie":
             action, label = ("/sign-out", "Sign out") if signed_in else ("/sign-in", "Sign in")
@@ -547,9 +491,7 @@ class DevServer:
 
     def sign_in_cookie(self, signed_in: bool) -> str:
         """The session cookie a sign-in sets (or a sign-out clears), as an app's login would."""
-        if not signed_in:
-            return f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
-        return f"{COOKIE_NAME}={self.token()}; Path=/; HttpOnly; SameSite=Lax"
+        return session_cookie(self.token() if signed_in else None)
 
     def script(self) -> bytes:
         """local/billing.js, allowed to navigate to the stand-in's portal pages instead of
