@@ -52,6 +52,7 @@ IN_MEMORY = {
 ANSWERS: dict[str, Any] = {
     "url": "https://billing.stripe.com/p/session/test_in_memory",
     "item": {"user_id": "demo-user", "stripe_customer_id": "cus_InMemory"},
+    "return": "https://app.example.com/account",
 }
 
 
@@ -59,9 +60,13 @@ ANSWERS: dict[str, Any] = {
 
 
 def child(phase: str, app: str, requests: int) -> None:
-    """Run the app up to `phase` (bare, libraries, imports, ready, first, warm) and exit;
-    `modules` prints what importing ours loads, its own modules left out."""
+    """Run the app up to `phase` (bare, libraries, imports, ready, first, warm, wire) and exit;
+    `modules` prints what importing ours loads, its own modules left out; `alone` makes the
+    upstream calls of `requests` requests with nothing but the stdlib."""
     if phase == "bare":
+        return
+    if phase == "alone":
+        upstreams_alone(requests)
         return
     import importlib
 
@@ -85,10 +90,50 @@ def child(phase: str, app: str, requests: int) -> None:
     if phase == "warm":
         answer_in_memory(app)
     event = (ROOT / "events" / "home.json").read_text()
-    for _ in range(1 + (requests if phase == "warm" else 0)):
+    for _ in range(1 + (requests if phase in ("warm", "wire") else 0)):
         response = module.lambda_handler(json.loads(event), Context())
         if response["statusCode"] != 303:
             raise SystemExit(f"{app} answered {response['statusCode']}")
+
+
+def upstreams_alone(requests: int) -> None:
+    """A warm request's two upstream calls and nothing else: DynamoDB's GetItem and Stripe's
+    session create, each on a kept-alive connection, built and read with http.client. What is
+    left of a request's instructions after these is the function's own work."""
+    import http.client
+    from urllib.parse import urlencode, urlsplit
+
+    dynamodb, stripe = (
+        urlsplit(os.environ[name]) for name in ("AWS_ENDPOINT_URL_DYNAMODB", "STRIPE_API_BASE")
+    )
+    to_dynamodb = http.client.HTTPConnection(dynamodb.hostname, dynamodb.port)
+    to_stripe = http.client.HTTPConnection(stripe.hostname, stripe.port)
+    key = {"user_id": {"S": "demo-user"}}
+    get_item = json.dumps({"TableName": os.environ["CUSTOMERS_TABLE"], "Key": key})
+    for _ in range(1 + requests):
+        to_dynamodb.request(
+            "POST",
+            "/",
+            get_item,
+            {
+                "X-Amz-Target": "DynamoDB_20120810.GetItem",
+                "Content-Type": "application/x-amz-json-1.0",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/"
+                "dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+            },
+        )
+        item = json.loads(to_dynamodb.getresponse().read())["Item"]
+        form = {"customer": item["stripe_customer_id"]["S"], "return_url": ANSWERS["return"]}
+        to_stripe.request(
+            "POST",
+            "/v1/billing_portal/sessions",
+            urlencode(form),
+            {
+                "Authorization": "Bearer sk_test_fake",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        json.loads(to_stripe.getresponse().read())
 
 
 def answer_in_memory(app: str, wait_s: float = 0.0) -> list[float]:
@@ -230,6 +275,27 @@ def warm(runner: Runner) -> None:
             walls.append(f"{wall['p50']:.2f} / {wall['p95']:.2f} ms")
         rows.append([app, f"{per_request / 1e3:.0f} k", *walls])
     print(table(["app", "instructions", "back to back", f"after {WAIT_MS} ms"], rows))
+    wire(runner)
+
+
+def wire(runner: Runner) -> None:
+    """Warm requests against the stand-ins over loopback, and the same two calls alone."""
+    from bench.perf import table
+
+    def per_request(phase: str, app: str) -> float:
+        more = runner.instructions(phase, app, str(WARM_REQUESTS))
+        return (more - runner.instructions(phase, app, "0")) / WARM_REQUESTS
+
+    alone = per_request("alone", "ours")
+    print(
+        f"\n== Warm request, real calls to the stand-ins over loopback (mean of {WARM_REQUESTS}), "
+        f"less the same two calls made alone with http.client ({alone / 1e3:.0f} k)"
+    )
+    rows = []
+    for app in ("ours", "naive"):
+        whole = per_request("wire", app)
+        rows.append([app, f"{whole / 1e3:.0f} k", f"{(whole - alone) / 1e3:.0f} k"])
+    print(table(["app", "instructions", "own (less the calls alone)"], rows))
 
 
 def main(argv: list[str]) -> None:
@@ -242,7 +308,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("all", "cold", "warm", "first"),
+        choices=("all", "cold", "warm", "wire", "first"),
         default="all",
         help="first = only ours' instructions to the first response (one run, ~20 s)",
     )
@@ -281,6 +347,8 @@ def main(argv: list[str]) -> None:
             cold(runner)
         if args.only in ("all", "warm"):
             warm(runner)
+        if args.only == "wire":
+            wire(runner)
     finally:
         upstreams.stdin.close()
         upstreams.wait(timeout=10)

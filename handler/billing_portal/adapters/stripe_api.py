@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from billing_portal.domain.subscription import Subscription
 from billing_portal.errors import UpstreamUnavailable
 
 logger = Logger(child=True)
+# Clients kept at once: the full-size plans are two or three; past this, start again.
+MAX_CLIENTS = 8
 # The SDK's DEBUG lines carry request and response bodies (emails, session URLs); never let a
 # debugging log level put them in the logs.
 logging.getLogger("stripe").setLevel(logging.INFO)
@@ -40,15 +43,16 @@ class StripeApi:
         self._base = {"api": api_base} if api_base else {}
         # The invocation's time left (context.get_remaining_time_in_millis), read at each call.
         self._remaining_ms = remaining_ms
-        self._session = requests.Session()
+        self._session = _http_session(api_base or stripe.api_base)
+        self._clients: dict[tuple[str, budget.Plan], stripe.StripeClient] = {}
 
     def client(self, reserve_ms: int = 0) -> stripe.StripeClient:
         """A client whose retries and timeouts fit in the time left now.
 
-        Call it right before each request and don't keep it: the SDK's timeout is fixed per
-        HTTP client, so each call gets its own (cheap, ~75 us) client on the shared session.
-        That also picks up a rotated key as soon as its cache expires. `reserve_ms` is kept back
-        for what the request still has to do after this call.
+        Call it right before each request and don't keep it: the SDK fixes the timeout per HTTP
+        client, so there is one client per plan (and key: a rotated key gets its own as soon as
+        its cache expires), all on the one shared connection pool. `reserve_ms` is kept back for
+        what the request still has to do after this call.
         """
         api_key = self._api_key()  # first: on a cold start, reading it spends some of the budget
         plan = budget.stripe_plan(self._remaining_ms() - reserve_ms)
@@ -59,14 +63,19 @@ class StripeApi:
                 upstream="stripe",
                 reason="no-time",
             )
-        return stripe.StripeClient(
-            api_key=api_key,
-            base_addresses=self._base,  # type: ignore[arg-type]
-            max_network_retries=plan.retries,
-            http_client=stripe.RequestsClient(
-                timeout=(plan.connect_timeout, plan.read_timeout), session=self._session
-            ),
-        )
+        client = self._clients.get((api_key, plan))
+        if client is None:
+            if len(self._clients) >= MAX_CLIENTS:  # plans shrunk to the deadline all differ
+                self._clients.clear()
+            client = self._clients[api_key, plan] = stripe.StripeClient(
+                api_key=api_key,
+                base_addresses=self._base,  # type: ignore[arg-type]
+                max_network_retries=plan.retries,
+                http_client=stripe.RequestsClient(
+                    timeout=(plan.connect_timeout, plan.read_timeout), session=self._session
+                ),
+            )
+        return client
 
     def warm(self) -> None:
         """Do now what the first request would: read the key, build a client, and load the SDK's
@@ -159,6 +168,23 @@ class StripeApi:
             logger.warning("Stripe refused a profile field", extra={"stripe_param": exc.param})
             params.pop(exc.param)
             return create(params, {"idempotency_key": idempotency_key})
+
+
+def _http_session(api_base: str) -> requests.Session:
+    """The container's connection pool to Stripe, which reads the environment once, here.
+
+    requests' default (`trust_env`) scans the whole environment for proxy settings, twice, and
+    looks for ~/.netrc on every request; Lambda's environment does not change while the
+    container lives. HTTPS_PROXY (unless NO_PROXY covers Stripe's host) and a CA bundle named in
+    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE still apply.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(api_base)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    return session
 
 
 def _subscription(data: dict[str, Any], customer: Customer) -> Subscription:
