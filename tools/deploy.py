@@ -1,6 +1,7 @@
 """Deploy one environment so that it does what the template and samconfig.toml say, then prove it.
 
-    uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes] [Key=Value ...]
+    python3 -m uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
+        [--no-portal] [Key=Value ...]
 
 1. `portal.yaml` applied to the environment's Stripe account (tools.portal_config), whose
    configuration id becomes PortalConfigurationId; `sam build`, then `sam deploy --config-env
