@@ -250,7 +250,7 @@ def cold(runner: Runner) -> None:
         ("interpreter", ours["bare"]),
         ("the libraries' imports", ours["libraries"] - ours["bare"]),
         ("our modules (pydantic models built)", ours["imports"] - ours["libraries"]),
-        ("build (settings, boto3 session, DynamoDB client)", ours["ready"] - ours["imports"]),
+        ("build (settings, botocore session, DynamoDB client)", ours["ready"] - ours["imports"]),
         ("first request (key from SSM, Stripe client, two calls)", total - ours["ready"]),
     ]
     for name, count in steps:
