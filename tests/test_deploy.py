@@ -150,7 +150,7 @@ def test_settings_that_never_reached_the_alias_are_named_and_fail_the_deploy(
     assert out[0] == "billing-portal-dev: the alias 'live' does not run what was deployed:"
     assert "  MemorySize: live 1024, deployed 1769" in out
     assert "  BILLING_ROLES: live '', deployed 'billing-admin'" in out
-    assert "  parameter BillingRoles: live '', samconfig.toml 'billing-admin'" in out
+    assert "  parameter BillingRoles: live '', this deploy 'billing-admin'" in out
 
 
 def test_a_stack_deployed_with_other_parameters_than_samconfig_says_fails(
@@ -160,7 +160,7 @@ def test_a_stack_deployed_with_other_parameters_than_samconfig_says_fails(
     assert deploy.main(["--check-only"]) == 1
     assert (
         "  parameter AllowedOrigins: live 'https://old.example.com,https://app.dev.example.com', "
-        "samconfig.toml 'http://localhost:3000,https://app.dev.example.com'"
+        "this deploy 'http://localhost:3000,https://app.dev.example.com'"
     ) in capsys.readouterr().out.splitlines()
 
 

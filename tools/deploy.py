@@ -140,7 +140,7 @@ def parameter_differences(
     for name, value in sorted(deployed.items()):
         value = ",".join(value) if isinstance(value, list) else str(value)
         if name in values and name not in unknown and value != values[name]:
-            found.append(f"parameter {name}: live {value!r}, samconfig.toml {values[name]!r}")
+            found.append(f"parameter {name}: live {value!r}, this deploy {values[name]!r}")
     return found
 
 
