@@ -493,6 +493,7 @@ NOT_PARAMETERS = {
     "DeletionProtectionEnabled",
     "NoRegionError",  # botocore's, in development.md
     "BoundedJWKClient",  # a class of web/tokens.py, in authentication.md
+    "StripeClient",  # the stripe SDK's client, in performance.md
     "UpdateUserAttributes",  # Cognito's API actions, in authentication.md
     "AdminUpdateUserAttributes",
     # cookie attributes
