@@ -114,15 +114,9 @@ class Stack:
     Another resource's Ref reads "<Name>", its GetAtt "<Name.Attribute>"."""
 
     def __init__(self, **overrides: str) -> None:
-        self.template = _expanded(tuple(sorted({**REQUIRED, **overrides}.items())))
-        declared = self.template["Parameters"]
-        self.params: dict[str, Any] = {
-            name: overrides.get(name, REQUIRED.get(name, spec.get("Default")))
-            for name, spec in declared.items()
-        }
-        for name, spec in declared.items():
-            if spec["Type"] == "CommaDelimitedList":
-                self.params[name] = str(self.params[name]).split(",")
+        given = {**REQUIRED, **overrides}
+        self.template = _expanded(tuple(sorted(given.items())))
+        self.params: dict[str, Any] = parameter_values(self.template, given)
         self._conditions: dict[str, bool] = {}
         self.resources = {
             name: self.resolve(spec)
