@@ -33,6 +33,7 @@ from typing import Any
 import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+from samtranslator.yaml_helper import yaml_parse
 
 from tools import portal_config, samconfig
 
@@ -61,13 +62,8 @@ class DeployError(Exception):
 
 
 def template_parameters(template: Path = ROOT / "template.yaml") -> dict[str, dict[str, Any]]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    # Intrinsics (!Ref, !Sub) only appear outside Parameters; read them as plain values.
-    Loader.add_multi_constructor("!", lambda _loader, _tag, _node: None)
-    with template.open() as file:
-        parameters: dict[str, dict[str, Any]] = yaml.load(file, Loader=Loader)["Parameters"]  # noqa: S506
+    # The SAM CLI's own reader of CloudFormation YAML (it knows !Ref, !Sub and the rest).
+    parameters: dict[str, dict[str, Any]] = yaml_parse(template.read_text())["Parameters"]
     return parameters
 
 
@@ -151,16 +147,17 @@ def variables(configuration: dict[str, Any]) -> dict[str, str]:
 
 def check(
     lambda_client: Any, function: str, values: dict[str, str], unknown: frozenset[str] = frozenset()
-) -> list[str]:
-    """What differs between the alias `live` and what was just deployed; empty when nothing."""
+) -> tuple[int, list[str]]:
+    """The version the alias `live` points at, and what differs between it and what was just
+    deployed (empty when nothing)."""
     live = lambda_client.get_function_configuration(FunctionName=function, Qualifier=ALIAS)
     deployed = lambda_client.get_function_configuration(FunctionName=function)
-    return differences(live, deployed) + parameter_differences(live, values, unknown)
+    found = differences(live, deployed) + parameter_differences(live, values, unknown)
+    return int(live["Version"]), found
 
 
-def prune(lambda_client: Any, function: str, keep_before_live: int = 1) -> list[str]:
+def prune(lambda_client: Any, function: str, live: int, keep_before_live: int = 1) -> list[str]:
     """Delete published versions older than the live one's predecessors; the versions deleted."""
-    live = int(lambda_client.get_alias(FunctionName=function, Name=ALIAS)["FunctionVersion"])
     pages = lambda_client.get_paginator("list_versions_by_function").paginate(FunctionName=function)
     numbers = sorted(
         int(v["Version"]) for page in pages for v in page["Versions"] if v["Version"].isdigit()
@@ -223,17 +220,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         function = function_name(cloudformation, env.stack_name)
         # --check-only does not ask Stripe which configuration portal.yaml is.
         unknown = frozenset({"PortalConfigurationId"} if portal and args.check_only else ())
-        found = check(lambda_client, function, values, unknown)
+        live, found = check(lambda_client, function, values, unknown)
         if found:
             print(f"{env.stack_name}: the alias '{ALIAS}' does not run what was deployed:")
             print("\n".join(f"  {line}" for line in found))
             return 1
-        live = lambda_client.get_alias(FunctionName=function, Name=ALIAS)["FunctionVersion"]
         print(f"{env.stack_name}: '{ALIAS}' is version {live}, as deployed")
         if not args.check_only:
             policy = json.dumps(STACK_POLICY)
             cloudformation.set_stack_policy(StackName=env.stack_name, StackPolicyBody=policy)
-            pruned = prune(lambda_client, function)
+            pruned = prune(lambda_client, function, live)
             print(f"stack policy set; old versions deleted: {', '.join(pruned) or 'none'}")
     except (samconfig.ConfigError, DeployError, portal_config.PortalConfigError) as exc:
         print(f"tools.deploy: {exc}", file=sys.stderr)
