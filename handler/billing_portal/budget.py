@@ -8,6 +8,7 @@ case that depends on it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from botocore.config import Config
@@ -15,6 +16,24 @@ from stripe import HTTPClient
 
 # Outside a Lambda request (scripts, tools) plan for the template's timeout.
 FUNCTION_TIMEOUT_MS = 10_000
+
+
+class Deadline:
+    """When the invocation under way must have answered: started by the wrapping at each
+    invocation (web/invocation.py) from Lambda's context, read by the Stripe adapter to fit its
+    retries and timeouts in the time left. Before the first invocation (SnapStart's warm-up,
+    scripts) the function's whole timeout is left."""
+
+    def __init__(self) -> None:
+        self._ends_at: float | None = None
+
+    def start(self, remaining_ms: int) -> None:
+        self._ends_at = time.monotonic() + remaining_ms / 1000
+
+    def remaining_ms(self) -> int:
+        if self._ends_at is None:
+            return FUNCTION_TIMEOUT_MS
+        return max(0, int((self._ends_at - time.monotonic()) * 1000))
 
 
 # --- AWS (DynamoDB, and the Stripe key's store) -------------------------------------------------
@@ -70,8 +89,10 @@ STRIPE_READ_TIMEOUT = 3.0
 STRIPE_MAX_RETRIES = 2
 # Kept back after the last attempt for answering, logging and flushing metrics.
 RESERVE = 0.5
-# Shortest attempt worth retrying with when full-size attempts don't fit twice.
-MIN_RETRY_ATTEMPT = 1.5
+# Shortest attempt worth retrying with when full-size attempts don't fit twice: Stripe answers
+# in hundreds of ms. Small enough that a first click's customer creation, which keeps time back
+# for what follows it, still gets its retry once the click has spent a few hundred ms.
+MIN_RETRY_ATTEMPT = 1.0
 # Less than this left: an attempt cannot succeed, so answer 503 at once instead of trying.
 MIN_ATTEMPT = 0.3
 # A new customer is followed by the mapping write and the session: their time is kept back from

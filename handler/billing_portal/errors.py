@@ -1,10 +1,13 @@
-"""The domain errors a request can end in, each with its RFC 9457 problem type and status.
+"""The domain errors a request can end in, each with its RFC 9457 problem type, its status and
+the operator's metric it counts as.
 
-Raise them where the problem is found; web/api.py turns them into responses in one place.
+Raise them where the problem is found; web/invocation.py turns them into answers and metrics in
+one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 PROBLEM_TYPE_BASE = "tag:billing-portal,2026:problem/"
@@ -14,6 +17,10 @@ class Problem(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "server-error"
     title: ClassVar[str] = "Internal error"
+    # The request's outcome metric (observability.py) and its dimensions: dimension -> the
+    # attribute that holds its value. The rest of the refusals count by their problem type.
+    metric: ClassVar[str] = "RejectedRequests"
+    dimensions: ClassVar[Mapping[str, str]] = {"problem": "slug"}
 
     def __init__(
         self,
@@ -30,6 +37,9 @@ class Problem(Exception):
     @property
     def type(self) -> str:
         return PROBLEM_TYPE_BASE + self.slug
+
+    def metric_dimensions(self) -> dict[str, str]:
+        return {name: getattr(self, attribute) for name, attribute in self.dimensions.items()}
 
 
 class InvalidParameter(Problem):
@@ -48,6 +58,7 @@ class InvalidParameter(Problem):
 
 class Unauthenticated(Problem):
     status, slug, title = 401, "unauthenticated", "Authentication required"
+    metric, dimensions = "AuthFailures", {}
 
     def __init__(self, detail: str, *, www_authenticate: str = "Bearer") -> None:
         super().__init__(detail, headers={"WWW-Authenticate": www_authenticate})
@@ -62,14 +73,17 @@ class InvalidToken(Unauthenticated):
 
 class ForbiddenOrigin(Problem):
     status, slug, title = 403, "forbidden-origin", "Origin not allowed"
+    metric, dimensions = "AuthFailures", {}
 
 
 class ForbiddenRole(Problem):
     status, slug, title = 403, "forbidden-role", "Billing role required"
+    metric, dimensions = "AuthFailures", {}
 
 
 class NoBillingAccount(Problem):
     status, slug, title = 404, "no-billing-account", "No billing account"
+    metric, dimensions = "MissingBillingAccounts", {}
 
 
 class NoSuchSubscription(Problem):
@@ -89,6 +103,9 @@ class FlowUnavailable(Problem):
     caller's request was well-formed, the account just cannot do that now."""
 
     status, slug, title = 409, "flow-unavailable", "Flow unavailable"
+    # Apart from Misconfigurations (no alarm): a subscription's state, or a flow the portal
+    # configuration leaves off; by flow, so a flow refused to everyone stands out.
+    metric, dimensions = "FlowsUnavailable", {"flow": "flow"}
 
     def __init__(self, detail: str, *, flow: str) -> None:
         super().__init__(detail)
@@ -105,10 +122,12 @@ class UnsupportedMediaType(Problem):
 
 class ServerMisconfigured(Problem):
     status, slug, title = 500, "server-misconfigured", "Server misconfigured"
+    metric, dimensions = "Misconfigurations", {}
 
 
 class UpstreamUnavailable(Problem):
     status, slug, title = 503, "upstream-unavailable", "Service temporarily unavailable"
+    metric, dimensions = "UpstreamFailures", {"upstream": "upstream", "reason": "reason"}
     DEFAULT_RETRY_AFTER: ClassVar[int] = 2
 
     def __init__(

@@ -6,6 +6,7 @@ factory hands it the real adapters (adapters/), tests may hand it anything with 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -22,9 +23,19 @@ from billing_portal.domain.subscription import (
 )
 from billing_portal.domain.user import User, customer_fields
 from billing_portal.errors import NoBillingAccount
-from billing_portal.settings import Settings
 
 logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """What the deployment decides for every session (the factory takes it from settings.py)."""
+
+    default_return_url: str
+    create_missing_customers: bool = False
+    configuration: str | None = None  # a customer's own configuration wins
+    after_expiration_login: bool = False
+    ours: ServerChoices = field(default_factory=ServerChoices)
 
 
 class Customers(Protocol):
@@ -52,7 +63,7 @@ class Billing(Protocol):
 
 
 class Portal:
-    def __init__(self, settings: Settings, customers: Customers, billing: Billing) -> None:
+    def __init__(self, settings: PortalSettings, customers: Customers, billing: Billing) -> None:
         self._settings = settings
         self._customers = customers
         self._billing = billing
@@ -110,7 +121,7 @@ class Portal:
         """Stripe's parameters: customer and setup from our side, the rest from the caller."""
         return_url = request.return_url or self._settings.default_return_url
         params: dict[str, Any] = {customer.param: customer.id, "return_url": return_url}
-        configuration = customer.configuration or self._settings.portal_configuration_id
+        configuration = customer.configuration or self._settings.configuration
         if configuration:
             params["configuration"] = configuration
         if customer.on_behalf_of:
@@ -126,10 +137,6 @@ class Portal:
                 request,
                 subscription,
                 return_url=return_url,
-                ours=ServerChoices(
-                    retention_coupon=self._settings.retention_coupon_id,
-                    promotion_code=self._settings.update_promotion_code,
-                    confirmation_message=self._settings.hosted_confirmation_message,
-                ),
+                ours=self._settings.ours,
             )
         return params

@@ -73,7 +73,27 @@ def test_the_botocore_config_is_made_of_the_numbers_the_worst_case_counts(calls:
 def test_a_new_customer_leaves_time_for_the_mapping_write_and_the_session() -> None:
     after = budget.AFTER_CUSTOMER_CREATED_MS
 
-    # With the template's 10 s, the creation call itself is still tried...
-    assert stripe_plan(10_000 - after) is not None
+    # With the template's 10 s, the creation call itself is still tried, and retried once, when
+    # the click has already spent half a second (a cold start's key read, the lookup)...
+    creation = stripe_plan(10_000 - 500 - after)
+    assert creation is not None
+    assert creation.retries == 1
     # ...and after the slowest mapping write, so is the session.
     assert stripe_plan(after - budget.DYNAMODB.worst_case_ms) is not None
+
+
+def test_the_deadline_counts_down_from_the_invocations_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(budget.time, "monotonic", lambda: now[0])
+    deadline = budget.Deadline()
+    # Before any invocation (SnapStart's warm-up): the function's whole timeout.
+    assert deadline.remaining_ms() == budget.FUNCTION_TIMEOUT_MS
+
+    deadline.start(3_000)
+    now[0] += 1.25
+
+    assert deadline.remaining_ms() == 1_750
+    now[0] += 5
+    assert deadline.remaining_ms() == 0

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from billing_portal.domain.customer import Customer
+from billing_portal.domain.flows import ServerChoices
 from billing_portal.domain.request import PortalRequest, portal_request
 from billing_portal.domain.subscription import Subscription
 from billing_portal.domain.user import User
-from billing_portal.portal import Portal
-from billing_portal.settings import Settings
-from testing.harness import DEMO_SETTINGS
+from billing_portal.portal import Portal, PortalSettings
 
-DEFAULT_RETURN = DEMO_SETTINGS["DEFAULT_RETURN_URL"]
+DEFAULT_RETURN = "https://app.example.com/account"
 SUB = Subscription("sub_1", "active", ("si_1",), owner="cus_table")
 
 
@@ -52,9 +51,9 @@ class Stripe:
         return "cus_new"
 
 
-def portal(customers: TableOf | None = None, **settings: str) -> tuple[Portal, Stripe]:
+def portal(customers: TableOf | None = None, **settings: Any) -> tuple[Portal, Stripe]:
     stripe = Stripe()
-    config = Settings.from_environ({**DEMO_SETTINGS, **settings})
+    config = PortalSettings(default_return_url=DEFAULT_RETURN, **settings)
     return Portal(config, customers or TableOf(), stripe), stripe
 
 
@@ -69,12 +68,12 @@ def request(**raw: str) -> PortalRequest:
         (Customer("acct_1"), {}, {"customer_account": "acct_1"}),
         (
             Customer("cus_1"),
-            {"PORTAL_CONFIGURATION_ID": "bpc_default"},
+            {"configuration": "bpc_default"},
             {"customer": "cus_1", "configuration": "bpc_default"},
         ),
         (
             Customer("cus_1", configuration="bpc_gold"),
-            {"PORTAL_CONFIGURATION_ID": "bpc_default"},
+            {"configuration": "bpc_default"},
             {"customer": "cus_1", "configuration": "bpc_gold"},
         ),
         (
@@ -110,7 +109,7 @@ def test_locale_and_return_url_come_from_the_caller(
 
 
 def test_a_flow_redirects_to_the_default_return_url_and_offers_the_configured_coupon() -> None:
-    app, _ = portal(RETENTION_COUPON_ID="stay20")
+    app, _ = portal(ours=ServerChoices(retention_coupon="stay20"))
     cancel = request(flow="subscription_cancel", after_completion="redirect")
 
     flow = app.session_params(Customer("cus_table"), cancel, SUB)["flow_data"]
@@ -132,7 +131,7 @@ def test_the_session_is_for_the_customer_the_table_maps_the_user_to() -> None:
 
 def test_a_first_click_links_the_new_customer_when_allowed() -> None:
     table = TableOf()
-    app, stripe = portal(table, CREATE_MISSING_CUSTOMERS="true")
+    app, stripe = portal(table, create_missing_customers=True)
 
     app.session_url(User("user-1", {}), request())
 

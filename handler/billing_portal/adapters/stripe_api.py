@@ -34,15 +34,15 @@ class StripeApi:
         api_key: Callable[[], str],
         *,
         api_base: str | None = None,
-        remaining_ms: Callable[[], int] = lambda: budget.FUNCTION_TIMEOUT_MS,
+        deadline: budget.Deadline | None = None,
         deployment: str = "",
     ) -> None:
         self._api_key = api_key
         # Which deployment creates customers (its customers table): see create_customer.
         self._deployment = deployment
         self._base = {"api": api_base} if api_base else {}
-        # The invocation's time left (context.get_remaining_time_in_millis), read at each call.
-        self._remaining_ms = remaining_ms
+        # The invocation's end, read at each call to plan that call.
+        self._deadline = deadline or budget.Deadline()
         self._session = _http_session(api_base or stripe.api_base)
         self._clients: dict[tuple[str, budget.Plan], stripe.StripeClient] = {}
 
@@ -55,7 +55,7 @@ class StripeApi:
         what the request still has to do after this call.
         """
         api_key = self._api_key()  # first: on a cold start, reading it spends some of the budget
-        plan = budget.stripe_plan(self._remaining_ms() - reserve_ms)
+        plan = budget.stripe_plan(self._deadline.remaining_ms() - reserve_ms)
         if plan is None:
             logger.warning("No time left to call Stripe", extra={"upstream_reason": "no-time"})
             raise UpstreamUnavailable(

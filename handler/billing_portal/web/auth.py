@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from billing_portal import budget
 from billing_portal.domain.user import User
 from billing_portal.errors import Unauthenticated
 from billing_portal.settings import Settings
@@ -20,24 +19,6 @@ from billing_portal.web.cors import check_cookie_request
 
 if TYPE_CHECKING:
     from billing_portal.web.tokens import TokenVerifier
-
-
-def token_verifier(settings: Settings) -> TokenVerifier | None:
-    """The in-function verifier when AUTH_JWT_ISSUER is set; build it once per container."""
-    if not settings.auth_jwt_issuer:
-        return None
-    # Imported here: PyJWT and cryptography cost ~60 ms of cold start, which deployments behind
-    # the API Gateway authorizer never need.
-    from billing_portal.web.tokens import SigningKeys, TokenVerifier
-
-    jwks_url = settings.auth_jwks_url or (
-        settings.auth_jwt_issuer.rstrip("/") + "/.well-known/jwks.json"
-    )
-    return TokenVerifier(
-        settings.auth_jwt_issuer,
-        settings.auth_jwt_audience,
-        SigningKeys(jwks_url, timeout=budget.JWKS_FETCH_TIMEOUT),
-    )
 
 
 def identify(

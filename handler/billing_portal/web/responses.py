@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler import Response
 from billing_portal.errors import Problem
 
 NO_STORE = {"Cache-Control": "no-store"}
-# On every answer (web/api.py adds it): a browser must take a problem+json body for what it says
-# it is, never sniff it into HTML.
+# On every answer (web/invocation.py adds it): a browser must take a problem+json body for what it
+# says it is, never sniff it into HTML.
 EVERY_ANSWER = {"X-Content-Type-Options": "nosniff"}
 
 
