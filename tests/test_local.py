@@ -71,7 +71,7 @@ def test_a_wrong_file_or_log_level_is_one_plain_line(
 
 @pytest.mark.parametrize(
     "module",
-    ["local.server", "local.invoke", "tools.link_customer", "bench.auth", "bench.perf"],
+    ["local.server", "local.invoke", "tools.link_customer", "bench.perf"],
 )
 def test_help_says_what_the_command_does_and_runs_nothing(module: str) -> None:
     done = subprocess.run(  # noqa: S603 (this interpreter, the test's own arguments)
