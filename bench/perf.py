@@ -15,7 +15,8 @@ the load; CPU times suffer less from it than wall times, instruction counts not 
   so botocore too; no .pyc), each on the path ahead of a virtualenv holding only boto3, as Lambda
   puts /var/task ahead of its runtime's boto3. On 3.11 and 3.12 it runs in virtualenvs holding
   the locked runtime dependencies plus boto3, bytecode-compiled. All are built once under
-  $BENCH_CACHE (default /tmp), from pyenv's Pythons. Children get Lambda's environment.
+  $BENCH_CACHE (default /tmp), per checkout, from pyenv's Pythons. Children get Lambda's
+  environment.
 - Stand-ins: DynamoDB is moto's server behind a keep-alive proxy that counts connections, Stripe
   is testing/fake_stripe.py, both in another process over loopback (no shared GIL); the Stripe
   key comes from an SSM SecureString, as deployed.
@@ -170,14 +171,20 @@ def serve() -> None:
 
 
 def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run one of the benchmark's own commands (never user input); fail loudly."""
+    """Run one of the benchmark's own commands (never user input); fail loudly, with what it
+    printed."""
     import subprocess
 
-    return subprocess.run(command, check=True, text=True, **kwargs)  # noqa: S603
+    try:
+        return subprocess.run(command, check=True, text=True, **kwargs)  # noqa: S603
+    except subprocess.CalledProcessError as error:
+        print(error.stdout or "", error.stderr or "", sep="\n", file=sys.stderr)
+        raise
 
 
 def main(argv: list[str]) -> None:
     import argparse
+    import hashlib
     import platform
     import shlex
     import subprocess
@@ -211,7 +218,11 @@ def main(argv: list[str]) -> None:
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (numbers are noisy when load is high)"
     )
 
-    cache = Path(os.environ.get("BENCH_CACHE", tempfile.gettempdir())) / "billing-portal-bench"
+    # One folder per checkout: two worktrees' runs would otherwise rebuild each other's
+    # packages, and measure the other's code, mid-run.
+    checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+    cache = Path(os.environ.get("BENCH_CACHE", tempfile.gettempdir()))
+    cache = cache / f"billing-portal-bench-{checkout}"
     cache.mkdir(parents=True, exist_ok=True)
     versions = ["3.13"] if args.instructions else args.pythons.split(",")
     python313 = pyenv_python("3.13") if "3.13" in versions else None
@@ -397,7 +408,6 @@ def build_package(kind: str, machine: str, python313: str, cache: Path) -> Path:
     pip here: the same resolution, faster and cached). Built once per input."""
     import hashlib
     import shutil
-    import subprocess
 
     target = cache / f"package-{kind}-{machine}"
     # Every file of the package (handler/Makefile ships the whole directory), bytecode aside.
@@ -420,11 +430,7 @@ def build_package(kind: str, machine: str, python313: str, cache: Path) -> Path:
         command = [*uv_command(), "pip", "install", "-q", "--target", str(target)]
         command += ["--python-platform", f"{machine}-manylinux2014", "--python-version", "3.13"]
         command += ["--only-binary", ":all:", "-r", str(HANDLER / "requirements.txt")]
-    try:
-        run(command, cwd=ROOT, env=uv_env(), capture_output=True)
-    except subprocess.CalledProcessError as error:
-        print(error.stdout, error.stderr, sep="\n", file=sys.stderr)
-        raise
+    run(command, cwd=ROOT, env=uv_env(), capture_output=True)
     if kind == "naive":
         # The package's sources as they are, no .pyc (naive_app itself is imported from bench/).
         shutil.copytree(
