@@ -17,6 +17,7 @@ import json
 import threading
 import time
 import uuid
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,6 +37,13 @@ KEY_MAKERS = {
 }
 
 
+@cache
+def _first_key() -> Any:
+    """Every issuer's first key, made once per process: a 2048-bit RSA key takes ~100 ms to make,
+    and issuers (one per test) never share a server, so sharing it proves nothing wrong."""
+    return KEY_MAKERS["RS256"]()
+
+
 class Issuer:
     def __init__(self, issuer: str = ISSUER) -> None:
         self.issuer = issuer
@@ -50,7 +58,8 @@ class Issuer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.jwks_url = f"http://127.0.0.1:{self._server.server_address[1]}{JWKS_PATH}"
-        self.rotate()
+        self.kid = f"key-{uuid.uuid4().hex[:8]}"
+        self.keys[self.kid] = ("RS256", _first_key())
 
     def rotate(self, *, algorithm: str = "RS256", withdraw_old: bool = False) -> str:
         """Publish a new key and sign with it from now on (old keys stay published unless
