@@ -14,8 +14,8 @@ import pytest
 
 from testing.cfn import ACCOUNT, Stack
 from testing.events import event
+from testing.handler import Handler
 from testing.harness import LambdaContext
-from tests.conftest import Handler
 
 OPS_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:ops"
 ALARMS = (

@@ -8,8 +8,8 @@ import pytest
 
 from testing.events import event
 from testing.fake_stripe import FakeStripe
+from testing.handler import Invoke, build_handler, problem
 from testing.harness import LambdaContext
-from tests.conftest import Invoke, build_handler, problem
 
 
 def test_mapped_user_is_redirected_to_exactly_the_session_stripe_returned(

@@ -24,9 +24,9 @@ from billing_portal.settings import Settings, SettingsError
 from billing_portal.web import cors
 from testing.events import event
 from testing.fake_stripe import FakeStripe
+from testing.handler import build_handler, problem
 from testing.harness import DEMO_SETTINGS, TEMPLATE, LambdaContext, _CfnLoader
 from testing.jwks_server import ISSUER, Issuer
-from tests.conftest import build_handler, problem
 
 APP_ORIGIN = "https://app.example.com"
 COOKIE = "session"

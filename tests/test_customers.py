@@ -16,8 +16,8 @@ from billing_portal.adapters.customer_table import CustomerTable
 from testing.events import event
 from testing.failing_dynamodb import FailingDynamoDB
 from testing.fake_stripe import FakeStripe
+from testing.handler import build_handler, problem, session_customer
 from testing.harness import DEMO_TABLE, LambdaContext, create_table, load_template, put_customer
-from tests.conftest import build_handler, problem, session_customer
 from tools import link_customer
 
 CLAIMS = {"sub": "new-user", "email": "new@example.com", "name": "New User"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import markdown_lines
+from testing.markdown import markdown_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

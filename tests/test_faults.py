@@ -6,7 +6,6 @@ delay), DynamoDB is moto, a closed loopback port, or a loopback server answering
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Callable
@@ -18,8 +17,10 @@ from billing_portal.web.api import logger
 from testing.events import event
 from testing.failing_dynamodb import FailingDynamoDB
 from testing.fake_stripe import FakeStripe
+from testing.handler import Invoke, build_handler, problem
 from testing.harness import LambdaContext, put_customer
-from tests.conftest import Invoke, build_handler, check_no_leaks, find_leaks, problem
+from testing.leaks import check_no_leaks, find_leaks
+from testing.metrics import metrics_emitted
 
 SESSIONS = "/v1/billing_portal/sessions"
 
@@ -32,21 +33,6 @@ def assert_unavailable(response: dict[str, Any]) -> None:
     assert response["statusCode"] == 503
     assert problem(response)["type"].endswith("upstream-unavailable")
     assert int(response["headers"]["Retry-After"]) >= 1
-
-
-def metrics_emitted(capfd: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    """The EMF metrics printed so far: name and dimensions (the output is leak-checked here,
-    since reading it takes it away from the autouse scan)."""
-    out = capfd.readouterr().out
-    assert find_leaks([out]) == []
-    found = []
-    for line in out.splitlines():
-        blob = json.loads(line) if line.startswith('{"_aws"') else None
-        if blob:
-            for directive in blob["_aws"]["CloudWatchMetrics"]:
-                dimensions = {d: blob[d] for group in directive["Dimensions"] for d in group}
-                found += [{"name": m["Name"], **dimensions} for m in directive["Metrics"]]
-    return found
 
 
 # --- Stripe ---------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 from billing_portal.domain.request import Flow
 from testing.events import event
 from testing.fake_stripe import FLOW_TYPES, FakeStripe
+from testing.handler import Invoke, build_handler, problem
 from testing.harness import DEMO_USER, LambdaContext, table_definition
-from tests.conftest import Invoke, build_handler, problem
 
 SESSIONS = "/v1/billing_portal/sessions"
 

@@ -19,10 +19,10 @@ import pytest
 
 from testing.events import event
 from testing.fake_stripe import FakeStripe
+from testing.handler import Invoke, build_handler, problem
 from testing.harness import DEMO_TABLE, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
-from tests.conftest import Invoke, build_handler, problem
-from tests.test_faults import metrics_emitted
+from testing.metrics import metrics_emitted
 
 SESSIONS = "/v1/billing_portal/sessions"
 EMAIL_KEYED = {"sub": "x", "email": "victim@example.com"}

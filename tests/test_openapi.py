@@ -14,8 +14,8 @@ from openapi_spec_validator import validate
 from local.openapi import DOCUMENT, ROUTE, render
 from testing.events import event
 from testing.fake_stripe import FakeStripe
+from testing.handler import Invoke, build_handler
 from testing.harness import LambdaContext
-from tests.conftest import Invoke, build_handler
 
 SPEC: dict[str, Any] = yaml.safe_load(DOCUMENT.read_text())
 

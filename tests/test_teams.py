@@ -17,9 +17,9 @@ import pytest
 
 from testing.events import event
 from testing.fake_stripe import FakeStripe
+from testing.handler import build_handler, problem, session_customer
 from testing.harness import DEMO_TABLE, ROOT, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
-from tests.conftest import build_handler, problem, session_customer
 
 TEAM = "org_2abc"
 

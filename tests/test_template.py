@@ -23,9 +23,10 @@ import pytest
 from billing_portal.web import cors
 from testing.cfn import ACCOUNT, STACK, Stack, sam_template
 from testing.events import event
+from testing.handler import Handler, build_handler, problem
 from testing.harness import ROOT, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
-from tests.conftest import Handler, build_handler, markdown_lines, problem
+from testing.markdown import markdown_lines
 
 CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
 DOMAIN = {

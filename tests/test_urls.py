@@ -8,7 +8,7 @@ import pytest
 
 from billing_portal.domain.urls import check_redirect_url, parse_origin
 from testing.fake_stripe import FakeStripe
-from tests.conftest import Invoke, problem
+from testing.handler import Invoke, problem
 
 ALLOWED = frozenset({"https://app.example.com", "http://localhost:3000"})
 
