@@ -1,8 +1,10 @@
-"""local/invoke.py: every event in events/ through the real handler, from the command line."""
+"""The command lines: local/invoke.py runs every event in events/ through the real handler, a file
+that is not an event stops it in one line, and each command's --help says what it does."""
 
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
 
@@ -32,16 +34,16 @@ def test_invoke_runs_every_event_without_warnings() -> None:
     assert done.stderr == ""
 
 
-def invoke_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 (this interpreter, the test's own arguments)
-        [sys.executable, "-m", "local.invoke", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def run_command(
+    module: str, *args: str, monkeypatch: pytest.MonkeyPatch
+) -> pytest.ExceptionInfo[SystemExit]:
+    """`python -m <module> <args>` in this process (what `-m` runs: the module as __main__),
+    expected to exit before it does any work."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", [module, *args])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module(module, run_name="__main__")
+    return exited
 
 
 @pytest.mark.parametrize(
@@ -54,38 +56,45 @@ def invoke_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         (
             ["events/home.json"],
             {"POWERTOOLS_LOG_LEVEL": "LOUD"},
-            "POWERTOOLS_LOG_LEVEL: 'LOUD' is not a log level; use one of DEBUG, INFO",
+            "POWERTOOLS_LOG_LEVEL: 'LOUD' is not a log level; "
+            "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
         ),
     ],
 )
-def test_a_wrong_file_or_log_level_is_one_plain_line(
-    args: list[str], env: dict[str, str], says: str
+@pytest.mark.filterwarnings("ignore:'local.invoke' found in sys.modules:RuntimeWarning")
+def test_a_wrong_file_or_log_level_stops_invoke_with_one_plain_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    env: dict[str, str],
+    says: str,
 ) -> None:
-    done = invoke_cli(*args, **env)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
-    assert done.returncode == 1
-    assert done.stdout == ""  # nothing was invoked
-    assert done.stderr.splitlines() == [done.stderr.strip()]
-    assert done.stderr.startswith(f"local.invoke: {says}")
+    exited = run_command("local.invoke", *args, monkeypatch=monkeypatch)
+
+    # sys.exit(message): Python prints the message as one line on stderr, exit status 1.
+    assert isinstance(exited.value.code, str)
+    assert exited.value.code.startswith(f"local.invoke: {says}")
+    assert "\n" not in exited.value.code
+    assert capsys.readouterr().out == ""  # nothing was invoked
 
 
 @pytest.mark.parametrize(
     "module",
     ["local.server", "local.invoke", "tools.link_customer", "bench.perf"],
 )
-def test_help_says_what_the_command_does_and_runs_nothing(module: str) -> None:
-    done = subprocess.run(  # noqa: S603 (this interpreter, the test's own arguments)
-        [sys.executable, "-m", module, "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+@pytest.mark.filterwarnings("ignore:.* found in sys.modules:RuntimeWarning")
+def test_help_says_what_the_command_does_and_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], module: str
+) -> None:
+    exited = run_command(module, "--help", monkeypatch=monkeypatch)
 
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage: ")
+    assert exited.value.code == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: ")
     # The description is whole sentences: not a first line cut off mid-sentence.
-    description = done.stdout.split("\n\n")[1]
+    description = out.split("\n\n")[1]
     assert description.rstrip().endswith("."), description
-    assert done.stderr == ""
+    assert err == ""

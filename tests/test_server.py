@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -24,7 +25,14 @@ from typing import Any
 import boto3
 import pytest
 
-from local.server import SNIPPET_API, SNIPPET_RETURN_URL, DevServer, LocalServerError
+from local.server import (
+    SNIPPET_API,
+    SNIPPET_RETURN_URL,
+    DevServer,
+    LocalServerError,
+    main,
+    port_number,
+)
 from testing.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
 from testing.harness import ROOT
 from tools import link_customer
@@ -343,27 +351,6 @@ def _environment(**changes: str) -> dict[str, str]:
     return {**env, **changes}
 
 
-def test_live_stripe_key_is_refused_with_a_clear_message() -> None:
-    proc = _start(_environment(STRIPE_API_KEY="sk_live_123"))
-    _, err = proc.communicate(timeout=60)
-
-    assert proc.returncode != 0
-    assert "live-mode key" in err
-    assert "Traceback" not in err
-
-
-def test_sigterm_stops_the_server_cleanly() -> None:
-    with _serving(_environment()) as proc:
-        url = _wait_for_url(proc)
-        assert request(url)[0] == 200
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-
-    assert proc.returncode == 0
-    assert out.rstrip().endswith("Stopped.")
-    assert "Traceback" not in err
-
-
 def _wait_for_url(proc: subprocess.Popen[str]) -> str:
     """The URL the server prints once it is ready."""
     assert proc.stdout is not None
@@ -447,18 +434,50 @@ def test_a_bad_setting_stops_the_command_with_one_plain_line() -> None:
     ]
 
 
-@pytest.mark.parametrize("flag", ["--port", "--dynamodb-port", "--stripe-port"])
-@pytest.mark.parametrize("value", ["70000", "-1", "http"])
-def test_a_port_out_of_range_is_a_usage_error(flag: str, value: str) -> None:
-    code, out, err = _refused(flag, value)
+@pytest.mark.parametrize(("text", "port"), [("0", 0), ("3000", 3000), ("65535", 65535)])
+def test_a_port_is_a_number_from_0_to_65535(text: str, port: int) -> None:
+    assert port_number(text) == port
 
-    assert code == 2  # argparse's usage error
+
+@pytest.mark.parametrize("text", ["70000", "65536", "-1", "http", "", "3000.0"])
+def test_anything_else_is_not_a_port(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        port_number(text)
+
+    assert str(refused.value) == f"{text!r} is not a port: use 0..65535 (0 picks any free port)"
+
+
+@pytest.mark.parametrize("flag", ["--port", "--dynamodb-port", "--stripe-port"])
+def test_each_port_flag_is_checked_as_a_port(capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([flag, "70000"])
+
+    assert exited.value.code == 2  # argparse's usage error, before anything starts
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        f"python -m local.server: error: argument {flag}: "
+        "'70000' is not a port: use 0..65535 (0 picks any free port)"
+    )
+
+
+def test_a_port_out_of_range_is_a_usage_error() -> None:
+    """The whole command line once: argparse's usage and exit status 2, no traceback."""
+    code, out, err = _refused("--port", "70000")
+
+    assert code == 2
     assert out == ""
     lines = err.splitlines()
     assert lines[0].startswith("usage: python -m local.server")
-    assert lines[-1].startswith(f"python -m local.server: error: argument {flag}: ")
-    assert "0..65535" in lines[-1]
+    assert lines[-1].startswith("python -m local.server: error: argument --port: ")
     assert "Traceback" not in err
+
+
+def test_a_live_stripe_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_123")
+
+    with pytest.raises(LocalServerError, match=r"^STRIPE_API_KEY is a live-mode key; "):
+        DevServer(port=0).start()
 
 
 # --- Stripe test mode: reaching Stripe or not ---------------------------------------------
@@ -504,9 +523,9 @@ REQUEST_LINE = re.compile(
 )
 
 
-def test_the_terminal_shows_one_short_line_per_request() -> None:
+def test_the_terminal_shows_one_short_line_per_request_until_sigterm() -> None:
     """Locally, a request is one human line (method, path, status, time, problem type), not
-    powertools' JSON; the JSON stays for WARNING and ERROR lines."""
+    powertools' JSON; the JSON stays for WARNING and ERROR lines. SIGTERM stops it cleanly."""
     key = "sk_test_terminal"
     with FakeStripe() as stripe_test_mode:
         stripe_test_mode.api_keys.add(key)
@@ -534,3 +553,7 @@ def test_the_terminal_shows_one_short_line_per_request() -> None:
     assert {entry["level"] for entry in logged} == {"WARNING", "ERROR"}
     assert "Stripe rejected our API key" in [entry["message"] for entry in logged]
     assert '"POST /billing/portal' not in err  # http.server's own access lines are gone
+    # SIGTERM (what a process manager sends) stops it cleanly.
+    assert proc.returncode == 0
+    assert out.rstrip().endswith("Stopped.")
+    assert "Traceback" not in err
