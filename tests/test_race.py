@@ -17,8 +17,8 @@ from moto.dynamodb.models import DynamoDBBackend
 
 from testing.events import event
 from testing.fake_stripe import FakeStripe
+from testing.handler import build_handler, session_customer
 from testing.harness import DEMO_TABLE, LambdaContext
-from tests.conftest import build_handler, session_customer
 
 pytestmark = pytest.mark.slow
 
