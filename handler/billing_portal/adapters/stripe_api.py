@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -175,15 +174,13 @@ def _http_session(api_base: str) -> requests.Session:
 
     requests' default (`trust_env`) scans the whole environment for proxy settings, twice, and
     looks for ~/.netrc on every request; Lambda's environment does not change while the
-    container lives. HTTPS_PROXY (unless NO_PROXY covers Stripe's host) and a CA bundle named in
-    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE still apply.
+    container lives. HTTPS_PROXY (unless NO_PROXY covers Stripe's host) still applies. TLS is
+    verified against the CA bundle the SDK ships (`stripe.ca_bundle_path`, which it passes on
+    every request), never requests' REQUESTS_CA_BUNDLE.
     """
     session = requests.Session()
     session.trust_env = False
     session.proxies = requests.utils.get_environ_proxies(api_base)
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
     return session
 
 
