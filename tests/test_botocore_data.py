@@ -44,7 +44,10 @@ class Captured(Exception):
 
 
 def full_session() -> botocore.session.Session:
-    return botocore.session.Session()
+    """botocore's full data, with the function's per-call settings, so only the data differs."""
+    session = botocore.session.Session()
+    session.set_default_client_config(aws_session.PER_CALL)
+    return session
 
 
 def sessions() -> dict[str, Callable[[], botocore.session.Session]]:
@@ -174,3 +177,10 @@ def test_a_key_read_through_our_session_still_reaches_the_store(
         boto3.client("ssm").put_parameter(Name="/k", Value="sk_test_1", Type="SecureString")
         assert StripeKey(None, "/k", aws_session.session())() == "sk_test_1"
         assert StripeKey(SecretStr("sk_local"), None, aws_session.session())() == "sk_local"
+
+
+def test_calls_name_the_function_in_their_user_agent() -> None:
+    # What CloudTrail shows as the caller's userAgent for the function's AWS calls.
+    sent = requests_made(aws_session.session(), the_functions_calls("us-east-1"))
+
+    assert {request["headers"]["User-Agent"].split()[0] for request in sent} == {b"billing-portal"}

@@ -80,3 +80,15 @@ def test_a_netrc_in_the_home_folder_never_replaces_the_stripe_key(
     assert response["statusCode"] == 303
     [call] = fake_stripe.calls("POST")
     assert call.headers["authorization"] == f"Bearer {DEFAULT_API_KEY}"
+
+
+def test_stripe_is_not_told_how_long_earlier_calls_took(
+    customer: str, fake_stripe: FakeStripe
+) -> None:
+    handler = build_handler()
+
+    for _ in range(2):
+        assert handler(event("home"), LambdaContext())["statusCode"] == 303
+
+    sent = [call.headers.get("x-stripe-client-telemetry") for call in fake_stripe.calls()]
+    assert sent == [None, None]

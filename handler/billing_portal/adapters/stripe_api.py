@@ -23,6 +23,9 @@ MAX_CLIENTS = 8
 # The SDK's DEBUG lines carry request and response bodies (emails, session URLs); never let a
 # debugging log level put them in the logs.
 logging.getLogger("stripe").setLevel(logging.INFO)
+# No request telemetry: the SDK would send each call's latency to Stripe with the next call, and
+# build and encode it on every call.
+stripe.enable_telemetry = False
 
 
 class StripeApi:
