@@ -20,9 +20,9 @@ import pytest
 from billing_portal.adapters import stripe_key
 from testing.events import event
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
+from testing.handler import build_handler
 from testing.harness import LambdaContext
 from testing.jwks_server import ISSUER, Issuer
-from tests.conftest import build_handler
 
 Hook = tuple[Callable[..., None], tuple[Any, ...]]
 

@@ -12,8 +12,8 @@ import pytest
 
 from testing.events import event
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
+from testing.handler import build_handler, problem
 from testing.harness import LambdaContext
-from tests.conftest import build_handler, problem
 
 
 def closed_port() -> int:
