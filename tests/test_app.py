@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 
@@ -86,6 +87,19 @@ def test_foreign_return_url_is_a_400_and_stripe_is_never_called(
     assert fake_stripe.calls() == []
 
 
+def test_a_return_url_is_sent_to_stripe_as_the_caller_spelled_it(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
+    # Which URLs pass is tests/unit/test_origins.py; here, that a passing one is not rewritten.
+    url = "https://APP.Example.COM:443/caf%C3%A9?next=https%3A%2F%2Fapp.example.com%2F"
+
+    response = invoke("home", query=urlencode({"return_url": url}))
+
+    assert response["statusCode"] == 303
+    [call] = fake_stripe.calls("POST", "/v1/billing_portal/sessions")
+    assert call.params["return_url"] == url
+
+
 def test_a_return_url_on_127_0_0_1_when_localhost_is_allowed_says_they_differ(
     invoke: Invoke, customer: str
 ) -> None:
@@ -130,10 +144,17 @@ def test_no_identity_is_a_401_with_a_bearer_challenge(invoke: Invoke, customer: 
     assert problem(response)["type"].endswith("unauthenticated")
 
 
-def test_claims_without_the_user_claim_are_a_401(invoke: Invoke, customer: str) -> None:
+def test_claims_without_the_user_claim_are_a_401_naming_the_claim(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
     response = invoke("home", claims={"email": "demo@example.com"})
 
     assert response["statusCode"] == 401
+    assert response["headers"]["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    body = problem(response)
+    assert body["type"].endswith("/unauthenticated")
+    assert body["detail"] == "The token has no 'sub' claim."
+    assert fake_stripe.calls() == []
 
 
 @pytest.mark.parametrize(
@@ -155,10 +176,18 @@ def test_bad_parameters_are_400s_naming_the_parameter(
     assert fake_stripe.calls() == []
 
 
-def test_unsupported_body_type_is_a_415(invoke: Invoke, customer: str) -> None:
+def test_unsupported_body_type_is_a_415_naming_the_types_to_send(
+    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+) -> None:
     response = invoke("form-post", headers={"content-type": "text/plain"}, body="hello")
 
     assert response["statusCode"] == 415
+    body = problem(response)
+    assert body["type"].endswith("/unsupported-media-type")
+    assert body["detail"] == (
+        "Send parameters as application/x-www-form-urlencoded or application/json."
+    )
+    assert fake_stripe.calls() == []
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
@@ -167,6 +196,7 @@ def test_other_methods_are_405(invoke: Invoke, customer: str, method: str) -> No
 
     assert response["statusCode"] == 405
     assert response["headers"]["Allow"] == "GET, POST"
+    assert problem(response)["type"].endswith("/method-not-allowed")
 
 
 def test_browser_errors_go_to_the_error_page_when_one_is_set(
@@ -192,6 +222,8 @@ def test_fetch_errors_stay_problems_even_with_an_error_page(
     response = build_handler()(event("foreign-return-url", headers=accept_json), LambdaContext())
 
     assert response["statusCode"] == 400
+    assert "Location" not in response["headers"]
+    assert [e["parameter"] for e in problem(response)["errors"]] == ["return_url"]
 
 
 def test_invalid_settings_answer_500_problems_after_one_log_line(
