@@ -1,8 +1,10 @@
-"""Deep links: each flow's exact flow_data at Stripe, on the customer's own subscription only."""
+"""Deep links through the real handler: each events/flow-*.json's exact flow_data at Stripe, the
+subscription looked up on the customer's own account only, and what settings and the table item
+add to the session. The parameters' rules are tests/unit/test_request.py's, flow_data's
+tests/unit/test_flow_data.py's, which subscription tests/unit/test_subscription.py's."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, get_args
 from urllib.parse import urlencode
 
@@ -36,12 +38,6 @@ def put_item(dynamodb: Any, customer_id: str, **attributes: str) -> None:
 
 def get(invoke: Invoke, **params: str) -> dict[str, Any]:
     return invoke("home", query=urlencode(params))
-
-
-def assert_400_without_stripe(response: dict[str, Any], fake: FakeStripe, parameter: str) -> None:
-    assert response["statusCode"] == 400
-    assert [e["parameter"] for e in problem(response)["errors"]] == [parameter]
-    assert fake.calls() == []
 
 
 # --- every flow, exactly as Stripe receives it ---------------------------------------------
@@ -124,21 +120,6 @@ def test_accounts_v2_customers_are_listed_and_sent_by_customer_account(
 # --- which subscription ---------------------------------------------------------------------
 
 
-def test_the_one_live_subscription_is_chosen_among_ended_ones(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe
-) -> None:
-    fake_stripe.add_subscription(customer=customer, status="incomplete_expired")
-    trialing = fake_stripe.add_subscription(customer=customer, status="trialing")
-    fake_stripe.add_subscription(customer=customer, status="incomplete")
-
-    response = get(invoke, flow="subscription_update")
-
-    assert response["statusCode"] == 303
-    assert sent_params(fake_stripe)["flow_data"]["subscription_update"] == {
-        "subscription": trialing
-    }
-
-
 def test_no_live_subscription_is_a_404_and_no_session(
     invoke: Invoke, customer: str, fake_stripe: FakeStripe
 ) -> None:
@@ -149,21 +130,6 @@ def test_no_live_subscription_is_a_404_and_no_session(
 
     assert response["statusCode"] == 404
     assert problem(response)["type"].endswith("/no-such-subscription")
-    assert fake_stripe.calls("POST", SESSIONS) == []
-
-
-def test_several_live_subscriptions_is_a_400_asking_for_subscription(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe
-) -> None:
-    fake_stripe.add_subscription(customer=customer, status="active")
-    fake_stripe.add_subscription(customer=customer, status="past_due")
-
-    response = get(invoke, flow="subscription_cancel")
-
-    assert response["statusCode"] == 400
-    [error] = problem(response)["errors"]
-    assert error["parameter"] == "subscription"
-    assert "several" in error["detail"]
     assert fake_stripe.calls("POST", SESSIONS) == []
 
 
@@ -212,233 +178,6 @@ def test_another_customers_subscription_is_answered_exactly_like_a_missing_one(
     assert fake_stripe.calls("POST", SESSIONS) == []
 
 
-def test_a_canceled_subscription_is_answered_like_a_missing_one(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe
-) -> None:
-    sub = fake_stripe.add_subscription(customer=customer, status="canceled")
-
-    response = get(invoke, flow="subscription_update", subscription=sub)
-
-    assert response["statusCode"] == 404
-    assert problem(response)["type"].endswith("/no-such-subscription")
-    assert fake_stripe.calls("POST", SESSIONS) == []
-
-
-@pytest.mark.parametrize(
-    "value", ["sub_", "sub_abc-def", "sub_abc/../../v1/customers", "cus_123", "SUB_abc", "sub_ä"]
-)
-def test_a_malformed_subscription_is_a_400_before_any_stripe_call(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe, value: str
-) -> None:
-    response = get(invoke, flow="subscription_cancel", subscription=value)
-
-    assert_400_without_stripe(response, fake_stripe, "subscription")
-
-
-# --- subscription_update_confirm --------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("change", "item_change"),
-    [
-        ({"price": "price_pro"}, {"price": "price_pro"}),
-        ({"quantity": "7"}, {"quantity": "7"}),
-        ({"price": "price_pro", "quantity": "10000"}, {"price": "price_pro", "quantity": "10000"}),
-    ],
-)
-def test_update_confirm_changes_the_single_item_it_looked_up(
-    invoke: Invoke,
-    customer: str,
-    fake_stripe: FakeStripe,
-    change: dict[str, str],
-    item_change: dict[str, str],
-) -> None:
-    sub = fake_stripe.add_subscription(customer=customer, items=[("price_basic", 3)])
-    [item] = item_ids(fake_stripe, sub)
-
-    response = get(invoke, flow="subscription_update_confirm", **change)
-
-    assert response["statusCode"] == 303
-    assert sent_params(fake_stripe)["flow_data"]["subscription_update_confirm"] == {
-        "subscription": sub,
-        "items": [{"id": item, **item_change}],
-    }
-
-
-def test_update_confirm_takes_quantity_as_a_json_number(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe
-) -> None:
-    sub = fake_stripe.add_subscription(customer=customer)
-    body = {"flow": "subscription_update_confirm", "subscription": sub, "quantity": 4}
-
-    response = invoke(
-        "form-post", headers={"content-type": "application/json"}, body=json.dumps(body)
-    )
-
-    assert response["statusCode"] == 303
-    items = sent_params(fake_stripe)["flow_data"]["subscription_update_confirm"]["items"]
-    assert items == [{"id": item_ids(fake_stripe, sub)[0], "quantity": "4"}]
-
-
-def test_update_confirm_on_a_multi_item_subscription_is_a_clear_400(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe
-) -> None:
-    fake_stripe.add_subscription(customer=customer, items=[("price_basic", 1), ("price_addon", 2)])
-
-    response = get(invoke, flow="subscription_update_confirm", price="price_pro")
-
-    assert response["statusCode"] == 400
-    [error] = problem(response)["errors"]
-    assert error["parameter"] == "subscription"
-    assert "exactly one item" in error["detail"]
-    assert fake_stripe.calls("POST", SESSIONS) == []
-
-
-def test_update_confirm_without_price_or_quantity_is_a_400(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe
-) -> None:
-    fake_stripe.add_subscription(customer=customer)
-
-    response = get(invoke, flow="subscription_update_confirm")
-
-    assert_400_without_stripe(response, fake_stripe, "price")
-
-
-@pytest.mark.parametrize("quantity", ["3.5", "0", "abc", "10001", "-1", " 3", "", "1e3"])
-def test_a_bad_form_quantity_is_a_400(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe, quantity: str
-) -> None:
-    response = get(invoke, flow="subscription_update_confirm", quantity=quantity)
-
-    assert_400_without_stripe(response, fake_stripe, "quantity")
-
-
-@pytest.mark.parametrize("quantity", [True, 3.5, 3.0, "3.0", [3], {"n": 3}])
-def test_a_bad_json_quantity_is_a_400(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe, quantity: object
-) -> None:
-    body = {"flow": "subscription_update_confirm", "quantity": quantity}
-
-    response = invoke(
-        "form-post", headers={"content-type": "application/json"}, body=json.dumps(body)
-    )
-
-    assert_400_without_stripe(response, fake_stripe, "quantity")
-
-
-@pytest.mark.parametrize("price", ["price_", "prod_123", "price_abc def", "plan_basic"])
-def test_a_malformed_price_is_a_400(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe, price: str
-) -> None:
-    response = get(invoke, flow="subscription_update_confirm", price=price)
-
-    assert_400_without_stripe(response, fake_stripe, "price")
-
-
-# --- parameters only meaningful together -----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("params", "parameter"),
-    [
-        ({"after_completion": "portal_homepage"}, "after_completion"),
-        (
-            {"flow": "payment_method_update", "after_completion_url": "https://app.example.com/"},
-            "after_completion_url",
-        ),
-        (
-            {
-                "flow": "payment_method_update",
-                "after_completion": "hosted_confirmation",
-                "after_completion_url": "https://app.example.com/",
-            },
-            "after_completion_url",
-        ),
-        ({"subscription": "sub_123"}, "subscription"),
-        ({"flow": "payment_method_update", "subscription": "sub_123"}, "subscription"),
-        ({"flow": "subscription_update", "price": "price_pro"}, "price"),
-        ({"flow": "subscription_cancel", "quantity": "2"}, "quantity"),
-        ({"flow": "subscription_explode"}, "flow"),
-        ({"flow": "payment_method_update", "after_completion": "elsewhere"}, "after_completion"),
-    ],
-)
-def test_parameters_out_of_place_are_400s_naming_them(
-    invoke: Invoke,
-    customer: str,
-    fake_stripe: FakeStripe,
-    params: dict[str, str],
-    parameter: str,
-) -> None:
-    response = get(invoke, **params)
-
-    assert_400_without_stripe(response, fake_stripe, parameter)
-
-
-# --- after completion ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("params", "after_completion"),
-    [
-        ({"after_completion": "portal_homepage"}, {"type": "portal_homepage"}),
-        ({"after_completion": "hosted_confirmation"}, {"type": "hosted_confirmation"}),
-        (
-            {"after_completion": "redirect"},
-            {"type": "redirect", "redirect": {"return_url": "https://app.example.com/account"}},
-        ),
-        (
-            {"after_completion": "redirect", "return_url": "http://localhost:3000/billing"},
-            {"type": "redirect", "redirect": {"return_url": "http://localhost:3000/billing"}},
-        ),
-        (
-            {
-                "after_completion": "redirect",
-                "after_completion_url": "https://app.example.com/thanks?card=updated",
-            },
-            {
-                "type": "redirect",
-                "redirect": {"return_url": "https://app.example.com/thanks?card=updated"},
-            },
-        ),
-    ],
-)
-def test_after_completion_is_sent_as_asked(
-    invoke: Invoke,
-    customer: str,
-    fake_stripe: FakeStripe,
-    params: dict[str, str],
-    after_completion: dict[str, Any],
-) -> None:
-    response = get(invoke, flow="payment_method_update", **params)
-
-    assert response["statusCode"] == 303
-    assert sent_params(fake_stripe)["flow_data"] == {
-        "type": "payment_method_update",
-        "after_completion": after_completion,
-    }
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://evil.example/",
-        "https://app.example.com@evil.example/",
-        "//evil.example/",
-        "javascript:alert(document.domain)",
-        "https://evil.example\\@app.example.com/",
-        "https://app.example.com./",
-    ],
-)
-def test_a_hostile_after_completion_url_is_a_400_with_no_stripe_call(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe, url: str
-) -> None:
-    response = get(
-        invoke, flow="payment_method_update", after_completion="redirect", after_completion_url=url
-    )
-
-    assert_400_without_stripe(response, fake_stripe, "after_completion_url")
-
-
 # --- settings and the table item, never the caller ------------------------------------------
 
 
@@ -463,86 +202,25 @@ def test_the_retention_coupon_is_offered_in_the_cancel_flow_only(
     assert update_call.params["flow_data"]["subscription_update"] == {"subscription": sub}
 
 
-def test_without_a_retention_coupon_the_cancel_flow_offers_none(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe
+def test_the_items_configuration_and_on_behalf_of_win_over_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
-    sub = fake_stripe.add_subscription(customer=customer)
-
-    get(invoke, flow="subscription_cancel")
-
-    assert sent_params(fake_stripe)["flow_data"]["subscription_cancel"] == {"subscription": sub}
-
-
-@pytest.mark.parametrize(
-    ("setting", "item", "sent"),
-    [
-        (None, {}, {}),
-        ("default", {}, {"configuration": "default"}),
-        (
-            "default",
-            {"portal_configuration": "gold", "on_behalf_of": "acct_seller"},
-            {"configuration": "gold", "on_behalf_of": "acct_seller"},
-        ),
-        (None, {"on_behalf_of": "acct_seller"}, {"on_behalf_of": "acct_seller"}),
-    ],
-)
-def test_configuration_and_on_behalf_of_come_from_settings_and_the_item(
-    monkeypatch: pytest.MonkeyPatch,
-    env: dict[str, str],
-    dynamodb: Any,
-    fake_stripe: FakeStripe,
-    setting: str | None,
-    item: dict[str, str],
-    sent: dict[str, str],
-) -> None:
-    # Two saved configurations, named here by role ("default", "gold").
-    ids = {name: fake_stripe.add_configuration({"payment_method_update": {"enabled": True}})
-           for name in ("default", "gold")}  # fmt: skip
-    if setting:
-        monkeypatch.setenv("PORTAL_CONFIGURATION_ID", ids[setting])
+    # Which of settings and item wins is tests/unit/test_portal.py; here, that the table's
+    # attributes are read and reach Stripe.
+    default, gold = (
+        fake_stripe.add_configuration({"payment_method_update": {"enabled": True}})
+        for _ in range(2)
+    )
+    monkeypatch.setenv("PORTAL_CONFIGURATION_ID", default)
     customer = fake_stripe.add_customer()
-    put_item(dynamodb, customer, **{k: ids.get(v, v) for k, v in item.items()})
+    put_item(dynamodb, customer, portal_configuration=gold, on_behalf_of="acct_seller")
     handler = build_handler()
 
     response = handler(event("home", query="flow=payment_method_update"), LambdaContext())
 
     assert response["statusCode"] == 303
     params = sent_params(fake_stripe)
-    chosen = {k: params[k] for k in ("configuration", "on_behalf_of") if k in params}
-    assert chosen == {k: ids.get(v, v) for k, v in sent.items()}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "customer",
-        "customer_account",
-        "configuration",
-        "on_behalf_of",
-        "coupon",
-        "promotion_code",
-        "discounts",
-        "retention",
-        "flow_data",
-    ],
-)
-def test_what_the_server_chooses_is_rejected_from_the_caller_and_never_sent(
-    invoke: Invoke, customer: str, fake_stripe: FakeStripe, name: str
-) -> None:
-    fake_stripe.add_subscription(customer=customer)
-    as_form = get(invoke, flow="subscription_cancel", **{name: "cus_attacker"})
-    as_json = invoke(
-        "form-post",
-        headers={"content-type": "application/json"},
-        body=json.dumps({"flow": "subscription_cancel", name: {"coupon": "FREE100"}}),
-    )
-
-    for response in (as_form, as_json):
-        assert response["statusCode"] == 400
-        assert problem(response)["errors"] == [
-            {"parameter": name, "detail": "is set by the server, never by the caller"}
-        ]
-    assert fake_stripe.calls() == []
+    assert (params["configuration"], params["on_behalf_of"]) == (gold, "acct_seller")
 
 
 # --- session options: settings, never the caller ------------------------------------------
@@ -619,28 +297,3 @@ def test_a_promotion_code_stripe_does_not_know_is_the_operators_500_not_the_call
 
     assert response["statusCode"] == 500
     assert problem(response)["type"].endswith("/server-misconfigured")
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("UPDATE_PROMOTION_CODE", "FREE100"),  # a code's text, not its promo_ id
-        ("AFTER_EXPIRATION_LOGIN", "sometimes"),
-        ("HOSTED_CONFIRMATION_MESSAGE", "x" * 501),
-    ],
-)
-def test_a_bad_session_option_setting_fails_at_cold_start_naming_it(
-    monkeypatch: pytest.MonkeyPatch,
-    dynamodb: Any,
-    fake_stripe: FakeStripe,
-    caplog: pytest.LogCaptureFixture,
-    name: str,
-    value: str,
-) -> None:
-    monkeypatch.setenv(name, value)
-
-    response = build_handler()(event("home"), LambdaContext())
-
-    assert response["statusCode"] == 500
-    assert any(name in r.getMessage() for r in caplog.records)
-    assert fake_stripe.calls() == []

@@ -61,6 +61,20 @@ def test_parameters_that_go_together_are_accepted_as_given(raw: dict[str, Any]) 
             {"price": "price_1", "after_completion": "hosted_confirmation"},
             ["after_completion", "price"],
         ),
+        ({"after_completion": "portal_homepage"}, ["after_completion"]),
+        ({"subscription": "sub_1"}, ["subscription"]),
+        (
+            {
+                "flow": "payment_method_update",
+                "after_completion": "hosted_confirmation",
+                "after_completion_url": DONE,
+            },
+            ["after_completion_url"],
+        ),
+        ({"flow": "subscription_update", "price": "price_pro"}, ["price"]),
+        ({"flow": "subscription_cancel", "quantity": "2"}, ["quantity"]),
+        ({"flow": "subscription_explode"}, ["flow"]),
+        ({"flow": "payment_method_update", "after_completion": "elsewhere"}, ["after_completion"]),
     ],
 )
 def test_parameters_out_of_place_are_each_named(raw: dict[str, Any], named: list[str]) -> None:
@@ -89,13 +103,14 @@ def test_every_bad_parameter_is_listed_with_its_own_reason() -> None:
     assert "ALLOWED_ORIGINS" in by_name["return_url"]
 
 
-def test_nothing_the_server_chooses_can_come_from_the_caller() -> None:
+@pytest.mark.parametrize("value", ["x", {"coupon": "FREE100"}])  # a form's, or a JSON object
+def test_nothing_the_server_chooses_can_come_from_the_caller(value: object) -> None:
     server_chosen = {
         "configuration", "coupon", "customer", "customer_account", "discounts", "flow_data",
         "on_behalf_of", "promotion_code", "retention",
     }  # fmt: skip
 
-    errors = rejected(dict.fromkeys(server_chosen, "x"))
+    errors = rejected(dict.fromkeys(server_chosen, value))
 
     assert {e["parameter"] for e in errors} == server_chosen
     assert {e["detail"] for e in errors} == {"is set by the server, never by the caller"}
@@ -113,7 +128,10 @@ def test_a_whole_quantity_is_taken(value: object, quantity: int) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["3.5", " 3", "3 ", "3\n", "+3", "\u0663", "", True, False, 3.0, 0, "0", 10001, "10001", -1],
+    [
+        *("3.5", " 3", "3 ", "3\n", "+3", "\u0663", "", "abc", "1e3", "3.0", "0", "10001", "-1"),
+        *(True, False, 3.0, 3.5, 0, 10001, -1, [3], {"n": 3}),  # as a JSON body may send them
+    ],
 )
 def test_anything_else_is_not_a_quantity(value: object) -> None:
     assert [e["parameter"] for e in rejected({"flow": CONFIRM, "quantity": value})] == ["quantity"]
@@ -124,6 +142,16 @@ def test_anything_else_is_not_a_quantity(value: object) -> None:
     [
         ("subscription", "sub_1\n"),  # a Python `$` would let the newline through
         ("subscription", "sub_1&customer=cus_2"),
+        ("subscription", "sub_"),
+        ("subscription", "sub_abc-def"),
+        ("subscription", "sub_abc/../../v1/customers"),
+        ("subscription", "cus_123"),
+        ("subscription", "SUB_abc"),
+        ("subscription", "sub_\u00e4"),
+        ("price", "price_"),
+        ("price", "prod_123"),
+        ("price", "price_abc def"),
+        ("price", "plan_basic"),
         ("price", "price_1\n"),
         ("price", "price_" + "a" * 250),
         ("locale", "EN"),

@@ -37,6 +37,9 @@ def test_empty_variables_count_as_unset() -> None:
         ({"BILLING_ROLES": "admin"}, "BILLING_ROLE_CLAIM"),
         ({"BILLING_ROLE_CLAIM": "roles"}, "BILLING_ROLES"),
         ({"BILLING_ROLE_CLAIM": "roles", "BILLING_ROLES": ","}, "BILLING_ROLES"),
+        ({"UPDATE_PROMOTION_CODE": "FREE100"}, "UPDATE_PROMOTION_CODE"),  # a code, not its promo_
+        ({"AFTER_EXPIRATION_LOGIN": "sometimes"}, "AFTER_EXPIRATION_LOGIN"),
+        ({"HOSTED_CONFIRMATION_MESSAGE": "x" * 501}, "HOSTED_CONFIRMATION_MESSAGE"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
