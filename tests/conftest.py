@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from testing.fake_stripe import FakeStripe
     from testing.handler import Handler, Invoke
+    from testing.jwks_server import Issuer
 
 UNIT = Path(__file__).parent / "unit"
 
@@ -121,6 +122,27 @@ def invoke(handler: Handler) -> Invoke:
         return response
 
     return call
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    """An identity provider: it signs tokens and serves its keys (JWKS) on 127.0.0.1."""
+    from testing.jwks_server import Issuer
+
+    with Issuer() as running:
+        yield running
+
+
+@pytest.fixture
+def verified_tokens(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], issuer: Issuer) -> Issuer:
+    """AuthMode=function: the handler verifies `issuer`'s tokens itself (audience web-client),
+    as a handler built from now on reads it."""
+    from testing.jwks_server import ISSUER
+
+    monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
+    monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
+    monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
+    return issuer
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -34,16 +33,9 @@ INVALID_TOKEN = 'Bearer error="invalid_token"'
 
 
 @pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    with Issuer() as running:
-        yield running
-
-
-@pytest.fixture
-def auth_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], issuer: Issuer) -> None:
-    monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
+def auth_env(monkeypatch: pytest.MonkeyPatch, verified_tokens: Issuer) -> None:
+    """Tokens verified in the function, for two apps (audiences), and the session cookie."""
     monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client, mobile-client")
-    monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
     monkeypatch.setenv("AUTH_COOKIE_NAME", COOKIE)
 
 
@@ -292,6 +284,12 @@ def test_tokens_never_reach_the_logs(
 
 
 # --- CSRF for cookie sessions -----------------------------------------------------------------
+# The app on https://app.example.com, the API on its custom domain (say billing.example.com), a
+# session cookie with Domain=example.com; SameSite=Lax. Both hosts are one *site*, so a browser
+# sends the cookie with a form POST or a link from the app's pages (Sec-Fetch-Site: same-site,
+# with the page's Origin or Referer); a link from a page with Referrer-Policy: no-referrer
+# leaves nothing to tell the app's page from another one. SameSite=Lax keeps the cookie off a
+# cross-site POST; the Origin check is the second lock, for browsers or cookies without it.
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.handler import Invoke, build_handler, problem
 from testing.harness import DEMO_TABLE, LambdaContext
-from testing.jwks_server import ISSUER, Issuer
+from testing.jwks_server import Issuer
 from testing.metrics import metrics_emitted
 
 SESSIONS = "/v1/billing_portal/sessions"
@@ -117,36 +117,34 @@ def victim_click(
     monkeypatch: pytest.MonkeyPatch,
     dynamodb: Any,
     fake_stripe: FakeStripe,
+    issuer: Issuer,
     key_claim: str,
     claims: dict[str, Any],
 ) -> dict[str, Any]:
-    """A click keyed by `key_claim`, with a verified token, where the victim has a customer."""
+    """A click keyed by `key_claim`, with a token the function verifies, where the victim has
+    a customer."""
     customer = fake_stripe.add_customer()
     dynamodb.put_item(
         TableName=DEMO_TABLE,
         Item={"user_id": {"S": "victim@example.com"}, "stripe_customer_id": {"S": customer}},
     )
     monkeypatch.setenv("USER_ID_CLAIM", key_claim)
-    with Issuer() as issuer:
-        monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
-        monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
-        monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
-        token = issuer.token(issuer.claims(sub="attacker", **claims))
-        data = event("no-identity", headers={"authorization": f"Bearer {token}"})
-        response: dict[str, Any] = build_handler()(data, LambdaContext())
+    token = issuer.token(issuer.claims(sub="attacker", **claims))
+    data = event("no-identity", headers={"authorization": f"Bearer {token}"})
+    response: dict[str, Any] = build_handler()(data, LambdaContext())
     return response
 
 
 @pytest.mark.parametrize(("key_claim", "claims"), EDITABLE_KEYS)
 def test_a_key_the_user_can_edit_under_any_name_needs_its_own_proof(
     monkeypatch: pytest.MonkeyPatch,
-    env: dict[str, str],
+    verified_tokens: Issuer,
     dynamodb: Any,
     fake_stripe: FakeStripe,
     key_claim: str,
     claims: dict[str, Any],
 ) -> None:
-    response = victim_click(monkeypatch, dynamodb, fake_stripe, key_claim, claims)
+    response = victim_click(monkeypatch, dynamodb, fake_stripe, verified_tokens, key_claim, claims)
 
     assert response["statusCode"] == 401
     assert "not verified" in problem(response)["detail"]
@@ -156,13 +154,13 @@ def test_a_key_the_user_can_edit_under_any_name_needs_its_own_proof(
 @pytest.mark.parametrize(("key_claim", "claims"), VERIFIED_KEYS)
 def test_a_verified_key_under_any_name_reaches_its_customer(
     monkeypatch: pytest.MonkeyPatch,
-    env: dict[str, str],
+    verified_tokens: Issuer,
     dynamodb: Any,
     fake_stripe: FakeStripe,
     key_claim: str,
     claims: dict[str, Any],
 ) -> None:
-    response = victim_click(monkeypatch, dynamodb, fake_stripe, key_claim, claims)
+    response = victim_click(monkeypatch, dynamodb, fake_stripe, verified_tokens, key_claim, claims)
 
     assert response["statusCode"] == 303
 

@@ -9,7 +9,6 @@ token the function verifies itself (real lists and objects).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -19,7 +18,7 @@ from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.handler import build_handler, problem, session_customer
 from testing.harness import DEMO_TABLE, ROOT, LambdaContext
-from testing.jwks_server import ISSUER, Issuer
+from testing.jwks_server import Issuer
 
 TEAM = "org_2abc"
 
@@ -160,17 +159,10 @@ TOKEN_SHAPES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any]]] = 
 }
 
 
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    with Issuer() as running:
-        yield running
-
-
 @pytest.mark.parametrize("provider", list(TOKEN_SHAPES))
 def test_verified_tokens_admins_reach_the_team_customer_and_members_are_refused(
     monkeypatch: pytest.MonkeyPatch,
-    env: dict[str, str],
-    issuer: Issuer,
+    verified_tokens: Issuer,
     session: botocore.session.Session,
     dynamodb_calls: list[str],
     team_customer: str,
@@ -179,13 +171,10 @@ def test_verified_tokens_admins_reach_the_team_customer_and_members_are_refused(
 ) -> None:
     key, role_claim, roles, admin, member = TOKEN_SHAPES[provider]
     team_env(monkeypatch, key, role_claim, roles)
-    monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
-    monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
-    monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
     handler = build_handler(session=session)
 
     def click(claims: dict[str, Any], sub: str) -> dict[str, Any]:
-        token = issuer.token(issuer.claims(sub=sub, **claims))
+        token = verified_tokens.token(verified_tokens.claims(sub=sub, **claims))
         data = event("no-identity", headers={"authorization": f"Bearer {token}"})
         response: dict[str, Any] = handler(data, LambdaContext())
         return response
@@ -273,25 +262,28 @@ ROLE_GRANTS: list[tuple[str, str, Any]] = [
 
 
 def role_click(
-    monkeypatch: pytest.MonkeyPatch, source: str, role_claim: str, value: Any
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    role_claim: str,
+    value: Any,
 ) -> dict[str, Any]:
-    """One request of the demo user whose `role_claim` is `value`, gated on the role Admin."""
+    """One request of the demo user whose `role_claim` is `value`, gated on the role Admin: its
+    claims passed on by API Gateway's authorizer, or in a token the function verifies."""
     team_env(monkeypatch, "sub", role_claim, ADMIN_ROLE)
     claims = {"sub": "demo-user", role_claim: value}
     if source == "authorizer":
         return build_handler()(event("home", claims=claims), LambdaContext())
-    with Issuer() as issuer:
-        monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
-        monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
-        monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
-        token = issuer.token(issuer.claims(**claims))
-        data = event("no-identity", headers={"authorization": f"Bearer {token}"})
-        response: dict[str, Any] = build_handler()(data, LambdaContext())
+    issuer: Issuer = request.getfixturevalue("verified_tokens")
+    token = issuer.token(issuer.claims(**claims))
+    data = event("no-identity", headers={"authorization": f"Bearer {token}"})
+    response: dict[str, Any] = build_handler()(data, LambdaContext())
     return response
 
 
 @pytest.mark.parametrize(("source", "role_claim", "value"), ROLE_SPOOFS)
 def test_a_role_matches_only_whole(
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     env: dict[str, str],
     customer: str,
@@ -300,7 +292,7 @@ def test_a_role_matches_only_whole(
     role_claim: str,
     value: Any,
 ) -> None:
-    response = role_click(monkeypatch, source, role_claim, value)
+    response = role_click(request, monkeypatch, source, role_claim, value)
 
     assert response["statusCode"] == 403
     assert problem(response)["type"].endswith("/forbidden-role")
@@ -309,6 +301,7 @@ def test_a_role_matches_only_whole(
 
 @pytest.mark.parametrize(("source", "role_claim", "value"), ROLE_GRANTS)
 def test_a_role_held_whole_gets_in(
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     env: dict[str, str],
     customer: str,
@@ -317,7 +310,7 @@ def test_a_role_held_whole_gets_in(
     role_claim: str,
     value: Any,
 ) -> None:
-    response = role_click(monkeypatch, source, role_claim, value)
+    response = role_click(request, monkeypatch, source, role_claim, value)
 
     assert session_customer(fake_stripe, response) == customer
 

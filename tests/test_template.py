@@ -13,19 +13,14 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
 from billing_portal.web import cors
 from testing.cfn import ACCOUNT, STACK, Stack, sam_template
-from testing.events import event
-from testing.handler import Handler, build_handler, problem
-from testing.harness import ROOT, LambdaContext
-from testing.jwks_server import ISSUER, Issuer
+from testing.harness import ROOT
 from testing.markdown import markdown_lines
 
 CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
@@ -558,135 +553,6 @@ def test_the_docs_check_catches_a_misspelled_parameter() -> None:
     )
 
     assert unknown_names(text) == {"JwtIsuer", "JwtAudiance"}
-
-
-# --- Cookie mode on the custom domain: what a browser sends from the app's pages --------------
-# The app on https://app.example.com, the API on https://billing.example.com (ApiDomainName), a
-# session cookie with Domain=example.com; SameSite=Lax. Both hosts are one *site*, so the browser
-# sends the cookie with a form POST or a link from the app's pages (Sec-Fetch-Site: same-site).
-# HTTP API payload 2.0 puts cookies in `cookies`, not in a Cookie header; no authorizer runs.
-
-APP = "https://app.example.com"
-API_HOST = "billing.example.com"
-COOKIE = "session"
-
-
-@pytest.fixture
-def cookie_mode(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], customer: str
-) -> Iterator[tuple[Handler, Issuer]]:
-    with Issuer() as issuer:
-        monkeypatch.setenv("AUTH_JWT_ISSUER", ISSUER)
-        monkeypatch.setenv("AUTH_JWT_AUDIENCE", "web-client")
-        monkeypatch.setenv("AUTH_JWKS_URL", issuer.jwks_url)
-        monkeypatch.setenv("AUTH_COOKIE_NAME", COOKIE)
-        yield build_handler(), issuer
-
-
-def on_custom_domain(
-    token: str, method: str, headers: dict[str, str], body: dict[str, str] | None = None
-) -> dict[str, Any]:
-    data = event("no-identity", method=method, headers={"host": API_HOST, **headers})
-    data["requestContext"]["domainName"] = API_HOST
-    data["requestContext"]["domainPrefix"] = API_HOST.split(".")[0]
-    data["cookies"] = ["theme=dark", f"{COOKIE}={token}"]
-    if body is not None:
-        data["headers"]["content-type"] = "application/x-www-form-urlencoded"
-        data["body"] = urlencode(body)
-    return data
-
-
-def test_a_form_post_from_the_apps_page_opens_the_portal(
-    cookie_mode: tuple[Handler, Issuer],
-) -> None:
-    handler, issuer = cookie_mode
-    request = on_custom_domain(
-        issuer.token(),
-        "POST",
-        {
-            "origin": APP,
-            "referer": f"{APP}/settings",
-            "sec-fetch-site": "same-site",
-            "sec-fetch-mode": "navigate",
-        },
-        body={"return_url": f"{APP}/settings"},
-    )
-
-    response = handler(request, LambdaContext())
-
-    assert response["statusCode"] == 303
-    assert "/p/session/" in response["headers"]["Location"]
-
-
-def test_a_link_from_the_apps_page_opens_the_portal(cookie_mode: tuple[Handler, Issuer]) -> None:
-    # A link sends no Origin; the default Referrer-Policy still sends the page's origin.
-    handler, issuer = cookie_mode
-    request = on_custom_domain(
-        issuer.token(),
-        "GET",
-        {"referer": f"{APP}/", "sec-fetch-site": "same-site", "sec-fetch-mode": "navigate"},
-    )
-
-    response = handler(request, LambdaContext())
-
-    assert response["statusCode"] == 303
-
-
-def test_a_link_from_a_page_that_sends_no_referrer_is_refused(
-    cookie_mode: tuple[Handler, Issuer],
-) -> None:
-    # Referrer-Policy: no-referrer leaves nothing to tell the app's page from another one.
-    handler, issuer = cookie_mode
-    request = on_custom_domain(
-        issuer.token(), "GET", {"sec-fetch-site": "same-site", "sec-fetch-mode": "navigate"}
-    )
-
-    response = handler(request, LambdaContext())
-
-    assert response["statusCode"] == 403
-    assert problem(response)["type"].endswith("forbidden-origin")
-
-
-def test_fetch_from_the_app_with_the_cookie_gets_json_it_may_read(
-    cookie_mode: tuple[Handler, Issuer],
-) -> None:
-    handler, issuer = cookie_mode
-    request = on_custom_domain(
-        issuer.token(),
-        "POST",
-        {
-            "origin": APP,
-            "accept": "application/json",
-            "sec-fetch-site": "same-site",
-            "sec-fetch-mode": "cors",
-        },
-        body={"return_url": f"{APP}/settings"},
-    )
-
-    response = handler(request, LambdaContext())
-
-    assert response["statusCode"] == 200
-    assert response["headers"]["Access-Control-Allow-Origin"] == APP
-    assert response["headers"]["Access-Control-Allow-Credentials"] == "true"
-    assert "/p/session/" in json.loads(response["body"])["url"]
-
-
-def test_a_form_on_another_site_is_refused_even_if_the_cookie_came_along(
-    cookie_mode: tuple[Handler, Issuer],
-) -> None:
-    # SameSite=Lax already keeps the cookie off a cross-site POST; the Origin check is the
-    # second lock, for browsers (or cookies) without SameSite.
-    handler, issuer = cookie_mode
-    request = on_custom_domain(
-        issuer.token(),
-        "POST",
-        {"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
-        body={"return_url": f"{APP}/settings"},
-    )
-
-    response = handler(request, LambdaContext())
-
-    assert response["statusCode"] == 403
 
 
 @pytest.mark.parametrize("snapstart", ["enabled", "disabled"])

@@ -7,7 +7,6 @@ requests are counted; time is a clock the test moves, so nothing sleeps.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -32,12 +31,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    with Issuer() as running:
-        yield running
 
 
 @pytest.fixture
