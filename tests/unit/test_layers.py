@@ -52,17 +52,26 @@ def test_every_module_belongs_to_a_layer() -> None:
     assert found <= set(RANK), found - set(RANK)
 
 
-def test_imports_only_point_inward() -> None:
-    outward = [
+def outward(edges: list[tuple[str, str]]) -> list[str]:
+    """The imports that point outward, one line each."""
+    return [
         f"{importer} imports {imported}"
-        for importer, imported in imports()
+        for importer, imported in edges
         if RANK[layer_of(imported)] > RANK[layer_of(importer)]
     ]
 
-    assert outward == []
+
+def test_imports_only_point_inward() -> None:
+    assert outward(imports()) == []
 
 
 def test_the_checker_sees_an_outward_import() -> None:
-    # The domain importing the web edge would be reported.
-    assert RANK[layer_of("billing_portal.web.auth")] > RANK[layer_of("billing_portal.domain.user")]
+    # The domain importing the web edge would be reported; the factory wiring it is fine.
+    edges = [
+        ("billing_portal.domain.user", "billing_portal.web.auth"),
+        ("billing_portal.factory", "billing_portal.web.api"),
+    ]
+
+    assert outward(edges) == ["billing_portal.domain.user imports billing_portal.web.auth"]
+    # ...and the import scan finds a real one.
     assert ("billing_portal.factory", "billing_portal.web.api") in imports()

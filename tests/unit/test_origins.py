@@ -168,6 +168,12 @@ HOSTILE_RETURN_URLS = [
     ("https://app.example.com/%2F%2Fevil.example", "encoded slashes"),
     ("https://app.example.com/%5cevil.example", "encoded slashes"),
     ("https://app.example.com//evil.example/", "start with //"),
+    # dot segments: a browser resolves them, and may land on another path, or host
+    ("https://app.example.com/a/..//evil.example", "segments"),
+    ("https://app.example.com/a/%2e%2e//evil.example", "segments"),
+    ("https://app.example.com/a/.%2E//evil.example", "segments"),
+    ("https://app.example.com/./x", "segments"),
+    ("https://app.example.com/a/%2E/b", "segments"),
     # control characters and whitespace (browsers drop tabs and newlines before parsing)
     ("https://app.example.com/\r\nLocation: https://evil.example", "control characters"),
     ("https://app.example.com/\x00", "control characters"),
