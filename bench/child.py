@@ -107,6 +107,7 @@ class UpstreamsAlone:
         self.dynamodb = http.client.HTTPConnection(dynamodb.hostname or "", dynamodb.port)
         self.stripe = http.client.HTTPConnection(stripe.hostname or "", stripe.port)
         self.opened = {"dynamodb": 0, "stripe": 0}  # left out of the function's counts
+        self.spent = {"dynamodb": 0.0, "stripe": 0.0}  # the last exchange's, each (wall, s)
         key = {os.environ.get("CUSTOMERS_TABLE_KEY", "user_id"): {"S": "demo-user"}}
         self.get_item = json.dumps({"TableName": os.environ["CUSTOMERS_TABLE"], "Key": key})
         self.attribute = os.environ.get("CUSTOMER_ID_ATTRIBUTE", "stripe_customer_id")
@@ -135,9 +136,11 @@ class UpstreamsAlone:
         connection = getattr(self, upstream)
         if connection.sock is None:
             self.opened[upstream] += 1
+        start = time.perf_counter()
         connection.request("POST", path, body, headers)
         response = connection.getresponse()
         data = response.read()
+        self.spent[upstream] = time.perf_counter() - start
         if response.status != 200:
             raise SystemExit(f"stand-ins alone: {upstream} answered {response.status}: {data!r}")
         return json.loads(data)
@@ -196,6 +199,7 @@ def warm(app: str, invocations: int, out: Path) -> None:
     alone.exchange()  # its connections open before the first sample, as the function's are
     # Wall time, and this process's CPU time (less sensitive to other load), per sample.
     samples: dict[str, list[float]] = {"total": [], "alone": [], "total_cpu": [], "alone_cpu": []}
+    samples |= {"alone_dynamodb": [], "alone_stripe": []}  # each exchange of the pair's
     stages: dict[str, list[float]] = {stage: [] for stage in wrapped}
     statuses: dict[str, int] = {}
 
@@ -218,6 +222,8 @@ def warm(app: str, invocations: int, out: Path) -> None:
             clock(alone.exchange, "alone")
         for stage in wrapped:
             stages[stage].append(spent.get(stage, 0.0))
+        for upstream, seconds in alone.spent.items():
+            samples[f"alone_{upstream}"].append(seconds)
         status = str(response["statusCode"])
         statuses[status] = statuses.get(status, 0) + 1
     result = {"first_status": first["statusCode"], **samples}

@@ -534,6 +534,11 @@ def warm_path(
             own[app] = [t - a for t, a in zip(data["total"], data["alone"], strict=True)]
             pairs = zip(data["total_cpu"], data["alone_cpu"], strict=True)
             data["own_cpu"] = [t - a for t, a in pairs]
+            # The same, per upstream call: the stage that makes it less that exchange alone.
+            for stage, upstream in (("lookup", "dynamodb"), ("stripe", "stripe")):
+                if stage in data["stages"]:
+                    pairs = zip(data["stages"][stage], data[f"alone_{upstream}"], strict=True)
+                    data[f"own_{stage}"] = [t - a for t, a in pairs]
             # What pairing leaves of the stand-ins' own noise: stand-ins-alone samples two
             # iterations apart (the same order, so the same kind of sample before each), less
             # each other. Its p95 is the part of the own overhead's p95 noise can explain.
@@ -547,9 +552,13 @@ def warm_path(
         names = {
             "total": "invocation",
             "alone": "stand-ins alone (the two exchanges)",
+            "alone_dynamodb": "  of which GetItem",
+            "alone_stripe": "  of which session create",
             "own": "own overhead (invocation less its pair)",
-            "floor": "noise floor (stand-ins alone less another)",
+            "own_lookup": "  in the lookup: stage less GetItem alone",
+            "own_stripe": "  in the Stripe call: stage less session create alone",
             "own_cpu": "own overhead, CPU time of this process",
+            "floor": "noise floor (stand-ins alone less another)",
         }
         names |= {stage: f"stage: {stage}" for stage, *_ in STAGES["ours"]}
         names["other"] = "other (invocation less the stages)"
