@@ -1,7 +1,8 @@
 """What a user can change or send never picks another account, breaks a request or trips an
 alarm: keys the user can edit (unverified emails, under any claim name) and keys no table can
-hold, oversized and deeply nested bodies, table items with trailing junk, profiles Stripe would refuse or an email never proved; and what every answer and log line
-keeps out (MIME sniffing, what Stripe echoes of a refused value).
+hold, oversized and deeply nested bodies, table items with trailing junk, profiles Stripe would
+refuse or an email never proved; and what every answer and log line keeps out (MIME sniffing,
+what Stripe echoes of a refused value).
 
 Real v2 events through the real handler, moto for DynamoDB, the Stripe stand-in over HTTP.
 Hostile return URLs (dot segments among them) are a rule table in tests/unit/test_origins.py.
