@@ -14,14 +14,13 @@ import json
 import os
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from testing.harness import TEMPLATE
-
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 STACK = "billing-portal-prod"
 ACCOUNT = "123456789012"
 REQUIRED = {
@@ -52,11 +51,21 @@ class _NoManagedPolicies:
 
 
 @cache
+def template() -> dict[str, Any]:
+    """template.yaml as written, read as CloudFormation reads it (samtranslator's reader: `!Ref
+    X` is {"Ref": "X"}, `!If [...]` is {"Fn::If": [...]}). The one way the tests, local/ and
+    bench/ read it; shared, so never changed in place."""
+    data: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    return data
+
+
+@cache
 def sam_template() -> dict[str, Any]:
-    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    """The template as `sam package` leaves it, for the transform."""
+    packaged = copy.deepcopy(template())
     # `sam package` puts the built code in S3; the transform wants such a URI.
-    template["Resources"]["BillingPortalFunction"]["Properties"]["CodeUri"] = "s3://bucket/key.zip"
-    return template
+    packaged["Resources"]["BillingPortalFunction"]["Properties"]["CodeUri"] = "s3://bucket/key.zip"
+    return packaged
 
 
 def parameter_values(template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
@@ -102,6 +111,10 @@ def _parameters_only(value: Any, values: dict[str, Any]) -> Any:
 
 @cache
 def _expanded(params: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    # Imported here: the transform takes seconds to import, and local/ and bench/ read the
+    # template (testing/harness.py) without expanding it.
+    from samtranslator.translator.transform import transform
+
     template = copy.deepcopy(sam_template())
     template = language_extensions(template, parameter_values(template, dict(params)))
     with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1"}):

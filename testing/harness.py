@@ -6,13 +6,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+from testing.cfn import TEMPLATE, parameter_values, template
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
+ROOT = TEMPLATE.parent
 EVENTS = ROOT / "events"
 
 DEMO_USER = "demo-user"
@@ -45,35 +43,6 @@ class LambdaContext:
         return self.remaining_ms
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation YAML; intrinsic functions (!Ref, !Sub...) are kept as plain values."""
-
-
-_CfnLoader.add_multi_constructor(
-    "!",
-    lambda loader, _suffix, node: (
-        loader.construct_scalar(node)
-        if isinstance(node, yaml.ScalarNode)
-        else loader.construct_sequence(node)
-        if isinstance(node, yaml.SequenceNode)
-        else loader.construct_mapping(node)
-    ),
-)
-
-
-def load_template() -> dict[str, Any]:
-    """template.yaml as data; intrinsic functions (!Ref, !If...) become their plain arguments."""
-    template: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506
-    return template
-
-
-class _TableLoader(_CfnLoader):
-    """Like _CfnLoader, but keeps `!Ref Name` as {"Ref": "Name"} so parameters can be resolved."""
-
-
-_TableLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})
-
-
 @cache
 def table_definition(key: str | None = None) -> dict[str, Any]:
     """The customers table's key schema from template.yaml, so tests and deploys cannot drift.
@@ -81,18 +50,14 @@ def table_definition(key: str | None = None) -> dict[str, Any]:
     The key's name is the template's CustomersTableKey parameter: its default, or `key` (what a
     deploy with CustomersTableKey=<key> creates).
     """
-    template = yaml.load(TEMPLATE.read_text(), Loader=_TableLoader)  # noqa: S506 - SafeLoader subclass
-    props = template["Resources"]["CustomersTable"]["Properties"]
-
-    def resolve(value: Any) -> Any:
-        if isinstance(value, dict) and set(value) == {"Ref"}:
-            if key is not None and value["Ref"] == "CustomersTableKey":
-                return key
-            return template["Parameters"][value["Ref"]]["Default"]
-        return value
+    values = parameter_values(template(), {"CustomersTableKey": key} if key else {})
+    props = template()["Resources"]["CustomersTable"]["Properties"]
 
     def resolved(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{name: resolve(value) for name, value in item.items()} for item in items]
+        return [
+            {name: values[v["Ref"]] if isinstance(v, dict) else v for name, v in item.items()}
+            for item in items
+        ]
 
     return {
         "KeySchema": resolved(props["KeySchema"]),

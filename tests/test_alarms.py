@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from testing.cfn import ACCOUNT, Stack
+from testing.cfn import ACCOUNT, STACK, Stack
 from testing.events import event
 from testing.handler import Handler
 from testing.harness import LambdaContext
@@ -193,3 +193,15 @@ def test_the_metric_filters_count_what_the_function_really_logs(
     [line] = request_lines(capfd)
     assert matches(filter_pattern(stack, "Answers"), line)
     assert matches(filter_pattern(stack, "Refusals"), line) is refusal
+
+
+def test_metrics_and_the_alarm_on_them_belong_to_one_stack() -> None:
+    # Two stacks in one account must never fire each other's alarms.
+    stack = Stack()
+    environment = stack.environment()
+    alarm = stack.resources["MisconfigurationsAlarm"]["Properties"]
+
+    assert environment["POWERTOOLS_SERVICE_NAME"] == STACK
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == f"BillingPortal/{STACK}"
+    assert alarm["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": STACK}]

@@ -116,26 +116,6 @@ def test_a_return_url_on_127_0_0_1_when_localhost_is_allowed_says_they_differ(
     ]
 
 
-@pytest.mark.parametrize(
-    ("origin", "said"),
-    [
-        ("http://localhost:8080", "Origin 'http://localhost:8080' is not one of ALLOWED_ORIGINS"),
-        ("null", "Origin 'null' is not one of ALLOWED_ORIGINS"),
-        ("http://x/<script>", "An Origin header that is not an origin (scheme://host[:port])"),
-    ],
-)
-def test_a_preflight_from_another_origin_is_a_403_naming_it(
-    invoke: Invoke, origin: str, said: str
-) -> None:
-    response = invoke(
-        "preflight", headers={"origin": origin, "access-control-request-method": "POST"}
-    )
-
-    assert response["statusCode"] == 403
-    assert problem(response)["detail"] == f"{said}: it may not call this endpoint from a browser."
-    assert "Access-Control-Allow-Origin" not in response["headers"]
-
-
 def test_no_identity_is_a_401_with_a_bearer_challenge(invoke: Invoke, customer: str) -> None:
     response = invoke("no-identity")
 

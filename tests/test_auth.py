@@ -17,14 +17,13 @@ from typing import Any
 import botocore.session
 import jwt
 import pytest
-import yaml
 
 from billing_portal.settings import Settings, SettingsError
-from billing_portal.web import cors
+from testing.cfn import Stack
 from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.handler import build_handler, problem
-from testing.harness import DEMO_SETTINGS, TEMPLATE, LambdaContext, _CfnLoader
+from testing.harness import DEMO_SETTINGS, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
 
 APP_ORIGIN = "https://app.example.com"
@@ -349,46 +348,6 @@ def test_bearer_requests_are_not_subject_to_the_origin_check(handler: Any, issue
     assert "Access-Control-Allow-Origin" not in response["headers"]
 
 
-# --- CORS -------------------------------------------------------------------------------------
-
-
-def test_a_preflight_from_an_allowed_origin_gets_204_and_the_cors_headers(handler: Any) -> None:
-    response = call(handler, name="preflight")  # from https://app.example.com
-
-    assert response["statusCode"] == 204
-    assert response["headers"]["Access-Control-Allow-Origin"] == APP_ORIGIN
-    assert response["headers"]["Access-Control-Allow-Credentials"] == "true"
-    assert response["headers"]["Access-Control-Allow-Methods"] == "GET, POST"
-    assert response["headers"]["Access-Control-Allow-Headers"] == "authorization, content-type"
-
-
-@pytest.mark.parametrize("origin", ["https://evil.example", "null", None])
-def test_a_preflight_from_any_other_origin_is_403(handler: Any, origin: str | None) -> None:
-    headers = {"access-control-request-method": "POST"}
-    if origin:
-        headers["origin"] = origin
-
-    response = call(handler, method="OPTIONS", headers=headers)
-
-    assert response["statusCode"] == 403
-    assert problem(response)["type"].endswith("/forbidden-origin")
-    assert "Access-Control-Allow-Origin" not in response["headers"]
-
-
-def test_answers_to_an_allowed_origin_carry_cors_headers_even_when_they_are_errors(
-    handler: Any, issuer: Issuer
-) -> None:
-    ok = call(handler, bearer=issuer.token(), headers={"origin": APP_ORIGIN})
-    error = call(handler, bearer="garbage", headers={"origin": "http://localhost:3000"})
-
-    assert ok["headers"]["Access-Control-Allow-Origin"] == APP_ORIGIN
-    assert ok["headers"]["Access-Control-Allow-Credentials"] == "true"
-    assert ok["headers"]["Access-Control-Expose-Headers"] == "Retry-After"
-    assert error["statusCode"] == 401
-    assert error["headers"]["Access-Control-Allow-Origin"] == "http://localhost:3000"
-    assert ok["headers"]["Vary"] == "Origin"
-
-
 # --- settings ---------------------------------------------------------------------------------
 
 
@@ -430,13 +389,6 @@ def test_incomplete_auth_settings_fail_at_start_naming_the_setting(
         Settings.from_environ({**DEMO_SETTINGS, **changes})
 
 
-def test_the_templates_cors_agrees_with_the_function() -> None:
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-    api = template["Resources"]["BillingApi"]["Properties"]["DefinitionBody"]
-    config = api["x-amazon-apigateway-cors"]
-
-    assert config["allowOrigins"] == [",", "AllowedOrigins"]  # !Split [",", !Ref AllowedOrigins]
-    assert ", ".join(config["allowMethods"]) == cors.ALLOW_METHODS
-    assert ", ".join(config["allowHeaders"]) == cors.ALLOW_HEADERS
-    assert config["allowCredentials"] is True
-    assert str(config["maxAge"]) == cors.MAX_AGE_SECONDS
+def test_a_cookie_name_without_in_function_auth_is_refused_before_anything_is_created() -> None:
+    # Only the function reads the cookie: behind API Gateway's authorizer it would be ignored.
+    assert Stack(AuthCookieName="session").rule_failures() == ["CookieNeedsInFunctionAuth"]

@@ -17,7 +17,7 @@ from testing.events import event
 from testing.failing_dynamodb import FailingDynamoDB
 from testing.fake_stripe import FakeStripe
 from testing.handler import build_handler, problem, session_customer
-from testing.harness import DEMO_TABLE, LambdaContext, create_table, load_template, put_customer
+from testing.harness import DEMO_TABLE, LambdaContext, create_table, put_customer
 from tools import link_customer
 
 CLAIMS = {"sub": "new-user", "email": "new@example.com", "name": "New User"}
@@ -268,29 +268,6 @@ def test_creation_keeps_the_other_attributes_of_an_existing_users_item(
         "stripe_customer_id": {"S": created},
     }
     assert session_customer(fake_stripe, response) == created
-
-
-def test_template_grants_the_write_only_when_creation_is_on() -> None:
-    resources = load_template()["Resources"]
-    function = resources["BillingPortalFunction"]["Properties"]
-    role = resources["BillingPortalFunctionRole"]["Properties"]
-    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
-    always = {
-        action
-        for s in statements
-        if isinstance(s, dict)
-        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
-    conditional = [s for s in statements if isinstance(s, list)]
-
-    assert {a for a in always if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
-    assert [(c[0], c[1]["Action"], c[2]) for c in conditional if "dynamodb" in str(c)] == [
-        ("CreateMissingCustomersOn", "dynamodb:UpdateItem", "AWS::NoValue")
-    ]
-    variables = function["Environment"]["Variables"]
-    assert variables["CUSTOMERS_TABLE_KEY"] == "CustomersTableKey"
-    assert variables["CUSTOMER_ID_ATTRIBUTE"] == "CustomerIdAttribute"
-    assert variables["CREATE_MISSING_CUSTOMERS"] == "CreateMissingCustomers"
 
 
 # --- Deleted customers --------------------------------------------------------------------

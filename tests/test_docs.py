@@ -1,5 +1,6 @@
-"""The README and docs/: every relative link lands on a file and a heading, and the README stays
-a few screens. Links to other sites (http, https, mailto) are not followed."""
+"""The README and docs/: every relative link lands on a file and a heading, the README stays a
+few screens, and every template parameter they name (a CamelCase code span, or `Name=` in an
+override) is one template.yaml has. Links to other sites (http, https, mailto) are not followed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from testing.cfn import sam_template
 from testing.markdown import markdown_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +155,109 @@ def test_slugs_follow_githubs_rules() -> None:
         "return-urls-1",
         "return-urls-2",
     }
+
+
+# --- The docs name only parameters the template has ------------------------------------------
+
+# CamelCase words in code that look like parameters but are other things.
+NOT_PARAMETERS = {
+    # the function's metrics (handler/billing_portal/observability.py)
+    "PortalSessionCreated",
+    "AuthFailures",
+    "MissingBillingAccounts",
+    "UpstreamFailures",
+    "RejectedRequests",
+    "FlowsUnavailable",
+    "UnhandledErrors",
+    "BillingPortal",  # the metric namespace's prefix
+    # AWS names
+    "KeySchema",
+    "ProvisionedThroughputExceeded",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ConcurrentExecutions",
+    "GetSecretValue",
+    "GetParameter",
+    "GetItem",
+    "UpdateItem",
+    "SecureString",
+    "ServerlessRepo",
+    "RetentionInDays",
+    "DeletionPolicy",
+    "CodeUri",
+    "KmsKeyId",
+    "DeploymentPreference",
+    "DisableExecuteApiEndpoint",
+    "DescribeStacks",
+    "EvaluateLowSampleCountPercentile",
+    "DeletionProtectionEnabled",
+    "NoRegionError",  # botocore's, in development.md
+    "BoundedJWKClient",  # a class of web/tokens.py, in authentication.md
+    "StripeClient",  # the stripe SDK's client, in performance.md
+    "UpdateUserAttributes",  # Cognito's API actions, in authentication.md
+    "AdminUpdateUserAttributes",
+    # cookie attributes
+    "SameSite",
+    "HttpOnly",
+}
+
+CAMEL = r"[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+"
+
+WHOLE_CAMEL = re.compile(rf"^{CAMEL}$")
+
+ASSIGNED = re.compile(rf"(?<![\w-])({CAMEL})=")
+
+CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def named_in(text: str) -> set[str]:
+    """The parameter-like names in a markdown text: a whole code span such as `AuthMode`, and
+    every `Name=` (a parameter override) in code spans and fenced blocks."""
+    names: set[str] = set()
+    for line, fenced in markdown_lines(text):
+        if fenced:
+            names.update(ASSIGNED.findall(line))
+            continue
+        for span in CODE_SPAN.finditer(line):
+            code = span.group(2).strip()
+            if WHOLE_CAMEL.match(code):
+                names.add(code)
+            names.update(ASSIGNED.findall(code))
+    return names
+
+
+def _template_names() -> set[str]:
+    template = sam_template()
+    return {
+        name
+        for part in ("Parameters", "Resources", "Outputs", "Conditions", "Rules")
+        for name in template.get(part, {})
+    }
+
+
+def unknown_names(text: str) -> set[str]:
+    return named_in(text) - _template_names() - NOT_PARAMETERS
+
+
+@pytest.mark.parametrize("path", [README, *DOCS], ids=lambda path: path.name)
+def test_every_parameter_the_docs_name_is_in_the_template(path: Path) -> None:
+    assert unknown_names(path.read_text(encoding="utf-8")) == set(), (
+        "not in template.yaml (a misspelling, or add it to NOT_PARAMETERS if it is not meant "
+        "as a template name)"
+    )
+
+
+def test_every_template_parameter_is_documented() -> None:
+    named = set().union(*(named_in(path.read_text(encoding="utf-8")) for path in [README, *DOCS]))
+
+    assert set(sam_template()["Parameters"]) - named == set()
+
+
+def test_the_docs_check_catches_a_misspelled_parameter() -> None:
+    text = (
+        "Set `AuthMode` and `JwtIsuer`.\n"
+        "```sh\nsam deploy --parameter-overrides AuthMode=function JwtAudiance=abc\n```\n"
+        "`Set-Cookie: s=1; HttpOnly; SameSite=Lax` and `AuthMode=function` `AUTH_COOKIE_NAME`\n"
+    )
+
+    assert unknown_names(text) == {"JwtIsuer", "JwtAudiance"}

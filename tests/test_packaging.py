@@ -1,13 +1,16 @@
-"""What ships: handler/requirements.txt matches the lock file, template.yaml matches the code."""
+"""What ships: handler/requirements.txt matches the lock file, template.yaml matches the code, and
+handler/Makefile builds for the template's runtime and architecture."""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
 
-from testing.harness import ROOT, TEMPLATE, load_template, table_definition
+from testing.cfn import TEMPLATE, template
+from testing.harness import ROOT, table_definition
 
 REQUIREMENTS = ROOT / "handler" / "requirements.txt"
 
@@ -51,7 +54,7 @@ def test_the_build_installs_only_wheels_whose_hashes_the_lock_file_holds() -> No
 
 def test_every_method_the_function_refuses_is_routed_to_it_behind_the_same_authorizer() -> None:
     # Otherwise API Gateway answers its own 404 and the contract's 405 never reaches a caller.
-    resources = load_template()["Resources"]
+    resources = template()["Resources"]
     events = resources["BillingPortalFunction"]["Properties"]["Events"].values()
     routed = {e["Properties"]["Method"] for e in events if e["Type"] == "HttpApi"}
     paths = resources["BillingApi"]["Properties"]["DefinitionBody"]["paths"]["/billing/portal"]
@@ -87,8 +90,38 @@ def test_template_declares_every_setting_the_function_reads() -> None:
     # --env-vars` silently ignores variables the template does not declare.
     from billing_portal.settings import Settings
 
-    function = load_template()["Resources"]["BillingPortalFunction"]["Properties"]
+    function = template()["Resources"]["BillingPortalFunction"]["Properties"]
     declared = set(function["Environment"]["Variables"])
     settings = {field.alias for field in Settings.model_fields.values()}
 
     assert settings - declared == set()
+
+
+# --- The build targets the runtime ------------------------------------------------------------
+
+WHEEL_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+
+def _make_variables() -> dict[str, str]:
+    text = (ROOT / "handler" / "Makefile").read_text()
+    return dict(re.findall(r"^([A-Za-z_0-9]+)\s*[:?]?=\s*(.*?)\s*$", text, re.MULTILINE))
+
+
+def test_the_build_makes_wheels_and_bytecode_for_the_templates_runtime_and_architecture() -> None:
+    function = template()["Resources"]["BillingPortalFunction"]["Properties"]
+    make = _make_variables()
+    [architecture] = function["Architectures"]
+
+    assert function["Runtime"] == f"python{make['PYTHON_VERSION']}"
+    assert make["ARCH"] == architecture
+    assert make[f"PLATFORM_{architecture}"] == WHEEL_PLATFORM[architecture]
+    assert make["PLATFORM"] == "$(PLATFORM_$(ARCH))"
+
+
+def test_the_makefile_names_the_python_version_in_one_place() -> None:
+    # Changing PYTHON_VERSION must be enough: no other line may spell the version out.
+    version = _make_variables()["PYTHON_VERSION"]
+    lines = (ROOT / "handler" / "Makefile").read_text().splitlines()
+    code = [line for line in lines if not line.lstrip().startswith("#")]
+
+    assert [line for line in code if version in line] == [f"PYTHON_VERSION := {version}"]

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from testing.cfn import Stack
 from testing.events import event
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
 from testing.handler import build_handler, problem
@@ -108,3 +109,24 @@ def test_a_secret_holding_binary_data_is_a_500_for_the_operator(
     assert problem(response)["type"].endswith("server-misconfigured")
     assert fake_stripe.calls() == []
     assert any("binary" in r.getMessage() for r in caplog.records)
+
+
+def test_the_key_read_from_the_templates_setting_is_the_secret(monkeypatch: Any) -> None:
+    # The value the template hands the function makes the function read that very secret.
+    import boto3
+    from moto import mock_aws
+
+    from billing_portal.adapters.stripe_key import StripeKey
+
+    setting = Stack(StripeApiKeySecret="billing-portal/prod/stripe").environment()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        boto3.client("secretsmanager").create_secret(
+            Name="billing-portal/prod/stripe", SecretString="sk_test_from_secrets_manager"
+        )
+
+        key = StripeKey(None, setting["STRIPE_API_KEY_PARAM"])()
+
+    assert key == "sk_test_from_secrets_manager"

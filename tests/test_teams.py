@@ -14,6 +14,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from testing.cfn import Stack
 from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.handler import build_handler, problem, session_customer
@@ -349,3 +350,27 @@ def test_the_cognito_recipe_warns_that_a_custom_team_key_must_not_be_writable() 
 
     assert "custom:team_id" in cognito
     assert "write permissions" in cognito
+
+
+# --- The template's team billing parameters ------------------------------------------------
+
+
+def test_team_billing_parameters_reach_the_function() -> None:
+    stack = Stack(BillingRoleClaim="cognito:groups", BillingRoles="billing-admins")
+
+    assert stack.environment()["BILLING_ROLE_CLAIM"] == "cognito:groups"
+    assert stack.environment()["BILLING_ROLES"] == "billing-admins"
+    assert Stack().environment()["BILLING_ROLES"] == ""  # empty = unset: everyone with a token
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rule"),
+    [
+        ({"BillingRoles": "billing-admin"}, "RolesNeedRoleClaim"),
+        ({"BillingRoleClaim": "roles"}, "RoleClaimNeedsRoles"),
+    ],
+)
+def test_half_a_role_gate_is_refused_before_anything_is_created(
+    overrides: dict[str, str], rule: str
+) -> None:
+    assert Stack(**overrides).rule_failures() == [rule]

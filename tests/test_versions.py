@@ -107,3 +107,21 @@ def test_the_check_above_sees_a_parameter_behind_a_condition() -> None:
     variables = template["Resources"]["BillingPortalFunction"]["Properties"]["Environment"]
     read = parameters_read(variables["Variables"]["AUTH_JWT_ISSUER"], template)
     assert read == {"AuthMode", "JwtIssuer"}
+
+
+@pytest.mark.parametrize("snapstart", ["enabled", "disabled"])
+def test_the_api_invokes_the_published_alias_which_snapstart_applies_to(snapstart: str) -> None:
+    stack = Stack(SnapStart=snapstart)
+    resources = stack.resources
+    [alias] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Alias"]
+    function = resources["BillingPortalFunction"]["Properties"]
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+
+    assert alias["Properties"]["Name"] == "live"
+    assert {p["Properties"]["FunctionName"] for p in permissions} == {
+        "<BillingPortalFunctionAliaslive>"
+    }
+    if snapstart == "enabled":
+        assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    else:
+        assert "SnapStart" not in function
