@@ -21,6 +21,7 @@ from testing.leaks import check_no_leaks, find_leaks, service_logs_to_current_st
 
 if TYPE_CHECKING:
     import botocore.session
+    from playwright.sync_api import Browser, Page, Playwright
 
     from testing.fake_stripe import FakeStripe
     from testing.handler import Handler, Invoke
@@ -168,11 +169,29 @@ def dynamodb_calls(session: botocore.session.Session) -> Iterator[list[str]]:
     session.unregister("before-call.dynamodb", count)
 
 
-def __getattr__(name: str) -> Any:
-    """Old import places, kept for tests/test_snapstart.py and tests/test_stripe_connection.py
-    until their owner moves them to testing.handler (imported only when asked, as above)."""
-    if name in ("build_handler", "problem"):
-        import testing.handler
+# --- A browser (tests/test_browser*.py, which skip first where testing/browser.py says it is
+# missing): one Playwright and one Chromium per test module, a fresh context per test.
 
-        return getattr(testing.handler, name)
-    raise AttributeError(name)
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    from testing.browser import launch
+
+    browser = launch(playwright)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()

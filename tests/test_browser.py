@@ -7,46 +7,24 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from local.server import DevServer
+from testing.browser import launch, missing
 from testing.fake_stripe import PORTAL_PAGE_TITLE, FakeStripe
 from testing.harness import ROOT
 
-try:
-    from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-except ImportError:
-    pytest.skip(
-        "browser tests need Playwright: `python3 -m uv sync` installs it (a dev dependency)",
-        allow_module_level=True,
-    )
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Playwright
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(
-        f"browser tests need Chromium at {CHROMIUM}: `apt-get install chromium` (as .ci/run does) "
-        "or set CHROMIUM to a Chromium binary",
-        allow_module_level=True,
-    )
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+if reason := missing():
+    pytest.skip(reason, allow_module_level=True)
 
 
 class OwnPage(ThreadingHTTPServer):
@@ -105,26 +83,6 @@ def server(own_page: OwnPage) -> Iterator[DevServer]:
             own_page.html = recipe_page().replace("localhost:3000", f"localhost:{running.port}")
             own_page.html = own_page.html.encode()
             yield running
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
 
 
 def stand_in(server: DevServer) -> FakeStripe:
@@ -228,7 +186,7 @@ def test_pages_load_without_console_errors(server: DevServer, playwright: Playwr
     """No red in the console: not even a 404 for /favicon.ico, on the demo page or the portal."""
     # A browser of its own: Chromium asks for a site's favicon once per browser, and remembers
     # the 404 across contexts.
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = launch(playwright)
     try:
         page = browser.new_page()
         problems: list[str] = []

@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import io
 import json
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Page
 
 from local.server import DevServer
+from testing.browser import missing
 from testing.fake_stripe import PORTAL_PAGE_TITLE
-from tests.test_browser import browser, page, playwright  # noqa: F401 - its fixtures and skips
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+if reason := missing():
+    pytest.skip(reason, allow_module_level=True)
 
 
 def click_billing(org: str, role: str, tab: Page) -> tuple[DevServer, str]:
@@ -34,7 +40,7 @@ def click_billing(org: str, role: str, tab: Page) -> tuple[DevServer, str]:
             return server, tab.content()
 
 
-def test_a_member_sees_the_forbidden_role_problem(page: Page) -> None:  # noqa: F811
+def test_a_member_sees_the_forbidden_role_problem(page: Page) -> None:
     server, _ = click_billing("acme", "member", page)
 
     body = json.loads(page.locator("body").inner_text())
@@ -43,7 +49,7 @@ def test_a_member_sees_the_forbidden_role_problem(page: Page) -> None:  # noqa: 
     assert server.customer_id is not None  # the organisation has a customer; he may not open it
 
 
-def test_an_admin_lands_on_the_organisations_portal(page: Page) -> None:  # noqa: F811
+def test_an_admin_lands_on_the_organisations_portal(page: Page) -> None:
     server, content = click_billing("acme", "admin", page)
 
     assert page.title() == PORTAL_PAGE_TITLE
