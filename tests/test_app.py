@@ -223,3 +223,9 @@ def test_invalid_settings_answer_500_problems_after_one_log_line(
     assert len(naming_it) == 1
     assert naming_it[0].levelname == "ERROR"
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_traces_keep_naming_the_invocation_lambda_handler(env: dict[str, str]) -> None:
+    # Tracer names the invocation's subsegment after the function it wraps: X-Ray shows
+    # "## lambda_handler", which trace queries and dashboards select on.
+    assert build_handler().__name__ == "lambda_handler"

@@ -50,7 +50,7 @@ def wrap(
     )
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
-    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         deadline.start(context.get_remaining_time_in_millis())
         started = time.perf_counter()
         response = resolver.resolve(event, context)
@@ -70,7 +70,7 @@ def wrap(
         )
         return response
 
-    return handle
+    return lambda_handler
 
 
 def _answer_errors(resolver: APIGatewayHttpResolver, error_redirect_url: str | None) -> None:
