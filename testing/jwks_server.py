@@ -141,7 +141,9 @@ class Issuer:
         return Handler
 
     def __enter__(self) -> Issuer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop's next poll: 0.5 s by default, on every issuer stopped.
+        poll = {"poll_interval": 0.05}
+        threading.Thread(target=self._server.serve_forever, kwargs=poll, daemon=True).start()
         return self
 
     def __exit__(self, *_: object) -> None:
