@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 from unittest import mock
 
@@ -43,8 +44,10 @@ class Captured(Exception):
     """Raised where the request would go out: nothing leaves the machine."""
 
 
+@cache
 def full_session() -> botocore.session.Session:
-    """botocore's full data, with the function's per-call settings, so only the data differs."""
+    """botocore's full data, with the function's per-call settings, so only the data differs.
+    One per process: reading the full endpoints and models again costs ~0.5 s a test."""
     session = botocore.session.Session()
     session.set_default_client_config(aws_session.PER_CALL)
     return session
@@ -90,7 +93,10 @@ def requests_made(session: botocore.session.Session, calls: Callable[[Any], None
         raise Captured
 
     session.register("before-send", capture)
-    calls(session)
+    try:
+        calls(session)
+    finally:
+        session.unregister("before-send", capture)
     return sent
 
 
