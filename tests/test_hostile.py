@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -250,8 +251,13 @@ def test_a_json_body_with_thousands_of_keys_lists_at_most_20_errors(
     assert len(problem(response)["errors"]) == 20
 
 
-# A list is no locale; past Python's recursion limit (8,000) the body is not read at all.
-@pytest.mark.parametrize(("depth", "named"), [(2, "locale"), (50, "locale"), (8_000, "body")])
+# A list is no locale. 8,000 deep (as deep as the 16 KiB body allows) is past the JSON parser's
+# recursion limit before Python 3.13, so the body is not read at all; 3.13's parser (Lambda's
+# runtime) reads it, and the list is refused as a locale.
+DEEPEST = "locale" if sys.version_info >= (3, 13) else "body"
+
+
+@pytest.mark.parametrize(("depth", "named"), [(2, "locale"), (50, "locale"), (8_000, DEEPEST)])
 def test_nested_json_is_a_400_however_deep(
     invoke: Invoke, customer: str, depth: int, named: str
 ) -> None:
