@@ -305,8 +305,8 @@ def child_environment(urls: dict[str, str]) -> dict[str, str]:
     EC2 metadata lookups), Lambda's own variables, the stand-ins' URLs, and the Stripe key's
     SSM parameter, as deployed."""
     # The parent's venv only: children lack yaml and samtranslator.
-    from testing.cfn import Stack
     from testing.harness import DEMO_SETTINGS
+    from tools.cfn import Stack
 
     env = {
         **{name: str(value) for name, value in Stack().environment().items()},

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from testing.cfn import TEMPLATE, parameter_values, template
+from tools.cfn import TEMPLATE, parameter_values, template
 
 ROOT = TEMPLATE.parent
 EVENTS = ROOT / "events"

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from testing.cfn import ACCOUNT, STACK, Stack
 from testing.events import event
 from testing.handler import Handler
 from testing.harness import LambdaContext
+from tools.cfn import ACCOUNT, STACK, Stack
 
 OPS_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:ops"
 ALARMS = (

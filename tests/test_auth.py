@@ -19,12 +19,12 @@ import jwt
 import pytest
 
 from billing_portal.settings import Settings, SettingsError
-from testing.cfn import Stack
 from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.handler import build_handler, problem
 from testing.harness import DEMO_SETTINGS, LambdaContext
 from testing.jwks_server import ISSUER, Issuer
+from tools.cfn import Stack
 
 APP_ORIGIN = "https://app.example.com"
 COOKIE = "session"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from billing_portal.web import cors
-from testing.cfn import Stack
 from testing.handler import Invoke, problem
+from tools.cfn import Stack
 
 APP_ORIGIN = "https://app.example.com"  # in the demo settings' ALLOWED_ORIGINS
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from testing.cfn import ACCOUNT, Stack
+from tools.cfn import ACCOUNT, Stack
 
 CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
 

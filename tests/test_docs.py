@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from testing.cfn import sam_template
 from testing.markdown import markdown_lines
+from tools.cfn import sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from testing.cfn import ACCOUNT, Stack, sam_template
+from tools.cfn import ACCOUNT, Stack, sam_template
 
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:billing-portal/prod/stripe-Ab12Cd"
 

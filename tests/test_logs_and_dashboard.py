@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from testing.cfn import ACCOUNT, STACK, Stack
+from tools.cfn import ACCOUNT, STACK, Stack
 
 
 def test_access_logs_are_one_json_object_per_request_with_the_authorizers_error() -> None:

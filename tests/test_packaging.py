@@ -9,8 +9,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from testing.cfn import TEMPLATE, template
 from testing.harness import ROOT, table_definition
+from tools.cfn import TEMPLATE, template
 
 REQUIREMENTS = ROOT / "handler" / "requirements.txt"
 

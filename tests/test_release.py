@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from testing.cfn import sam_template
 from testing.harness import ROOT
+from tools.cfn import sam_template
 
 
 def _project_version() -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from testing.cfn import Stack, sam_template
 from testing.harness import ROOT
+from tools.cfn import Stack, sam_template
 
 
 def _samconfig() -> dict[str, Any]:

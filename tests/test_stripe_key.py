@@ -8,11 +8,11 @@ from typing import Any
 import boto3
 import pytest
 
-from testing.cfn import Stack
 from testing.events import event
 from testing.fake_stripe import DEFAULT_API_KEY, FakeStripe
 from testing.handler import build_handler, problem
 from testing.harness import LambdaContext
+from tools.cfn import Stack
 
 PARAM = "/billing-portal/stripe-api-key"
 

@@ -14,12 +14,12 @@ from typing import Any
 import botocore.session
 import pytest
 
-from testing.cfn import Stack
 from testing.events import event
 from testing.fake_stripe import FakeStripe
 from testing.handler import build_handler, problem, session_customer
 from testing.harness import DEMO_TABLE, ROOT, LambdaContext
 from testing.jwks_server import Issuer
+from tools.cfn import Stack
 
 TEAM = "org_2abc"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from testing.cfn import Stack, sam_template
+from tools.cfn import Stack, sam_template
 
 # What the function's configuration reads from the parameters, one change each.
 CHANGES = {

@@ -1,6 +1,6 @@
 """CloudFormation, played offline: the template expanded as a deploy would expand it, and a
-small evaluator that decides conditions and resolves intrinsics, so a test reads the resources a
-real stack would get.
+small evaluator that decides conditions and resolves intrinsics, so a test (or tools.deploy, before
+it deploys) reads the resources a real stack would get.
 
 A deploy runs two transforms in turn: AWS::LanguageExtensions, which turns `Fn::ToJsonString`
 into a literal string, then the SAM transform (samtranslator, here in-process). Only that one
@@ -234,3 +234,18 @@ class Stack:
         function = self.resources["BillingPortalFunction"]["Properties"]
         variables: dict[str, str] = function["Environment"]["Variables"]
         return variables
+
+
+# Lambda's documented limit on a function's environment: all variables together, 4 KB.
+ENVIRONMENT_LIMIT = 4096
+
+
+def environment_size(variables: dict[str, str], resolved: dict[str, int] | None = None) -> int:
+    """The bytes the variables take, counted as Lambda's API carries them (a JSON object of names
+    and values, UTF-8): more than the names and values alone, so a fit here fits there.
+    `resolved`: the length a dynamic reference (`{{resolve:...}}`) has once CloudFormation has
+    resolved it, by variable name."""
+    counted = {
+        name: "x" * (resolved or {}).get(name, len(value)) for name, value in variables.items()
+    }
+    return len(json.dumps(counted, ensure_ascii=False, separators=(",", ":")).encode())
