@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from testing.events import event
-from testing.handler import Handler
+from testing.handler import Handler, build_handler
 from testing.harness import LambdaContext
 from tools.cfn import ACCOUNT, STACK, Stack
 
@@ -78,23 +78,43 @@ def test_production_is_refused_until_alarms_reach_a_person(
     assert failures == (["ProdAlarmsReachAPerson"] if refused else [])
 
 
-def test_a_canary_takes_the_alias_and_rolls_back_on_the_error_alarms() -> None:
+def test_a_canary_takes_the_alias_and_rolls_back_on_the_new_versions_own_alarms() -> None:
     stack = Stack()
     group = stack.resources["BillingPortalFunctionDeploymentGroup"]["Properties"]
     assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
     assert group["AutoRollbackConfiguration"]["Enabled"] is True
     watched = {a["Name"] for a in group["AlarmConfiguration"]["Alarms"]}
-    assert watched == {
-        "<Api5xxAlarm>",
-        "<MisconfigurationsAlarm>",
-        "<UnhandledErrorsAlarm>",
-        "<FunctionErrorsAlarm>",
-    }
+    assert watched == {"<CanaryErrorsAlarm>", "<CanaryFailuresAlarm>"}
     alias = stack.template["Resources"]["BillingPortalFunctionAliaslive"]
     assert "CodeDeployLambdaAliasUpdate" in alias["UpdatePolicy"]
     dev = Stack(DeploymentType="CodeDeployDefault.LambdaAllAtOnce")
     group = dev.resources["BillingPortalFunctionDeploymentGroup"]["Properties"]
     assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaAllAtOnce"
+
+
+def test_the_gates_watch_the_version_being_rolled_out_not_the_whole_api() -> None:
+    stack = Stack()
+    [version] = [n for n, r in stack.resources.items() if r["Type"] == "AWS::Lambda::Version"]
+    errors = stack.resources["CanaryErrorsAlarm"]["Properties"]
+    failures = stack.resources["CanaryFailuresAlarm"]["Properties"]
+    by_version = stack.resources["FailedAnswersMetricFilter"]["Properties"]
+
+    assert {d["Name"]: d["Value"] for d in errors["Dimensions"]} == {
+        "FunctionName": "<BillingPortalFunction>",
+        "Resource": "<BillingPortalFunction>:live",
+        "ExecutedVersion": f"<{version}.Version>",
+    }
+    assert failures["Dimensions"] == [{"Name": "version", "Value": f"<{version}.Version>"}]
+    [metric] = by_version["MetricTransformations"]
+    assert metric["Dimensions"] == [{"Key": "version", "Value": "$.version"}]
+    assert (metric["MetricName"], metric["MetricNamespace"]) == (
+        failures["MetricName"],
+        failures["Namespace"],
+    )
+    line = {"message": "request", "status": 503, "version": "7"}
+    assert matches(by_version["FilterPattern"], line)
+    assert not matches(by_version["FilterPattern"], {**line, "status": 404})
+    assert "ApiId" not in str(errors) + str(failures)
 
 
 def test_latency_of_a_handful_of_requests_does_not_page() -> None:
@@ -198,10 +218,26 @@ def test_the_metric_filters_count_what_the_function_really_logs(
 def test_metrics_and_the_alarm_on_them_belong_to_one_stack() -> None:
     # Two stacks in one account must never fire each other's alarms.
     stack = Stack()
-    environment = stack.environment()
+    environment = stack.settings()
     alarm = stack.resources["MisconfigurationsAlarm"]["Properties"]
 
     assert environment["POWERTOOLS_SERVICE_NAME"] == STACK
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == f"BillingPortal/{STACK}"
     assert alarm["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
     assert alarm["Dimensions"] == [{"Name": "service", "Value": STACK}]
+
+
+def test_a_5xx_answer_is_counted_for_the_version_that_gave_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A version whose settings are broken (its table unset) answers every click with a 500.
+    monkeypatch.delenv("CUSTOMERS_TABLE", raising=False)
+    handler = build_handler()
+    capfd.readouterr()
+
+    response = handler(event("home"), LambdaContext(function_version="7"))
+
+    assert response["statusCode"] == 500
+    [line] = request_lines(capfd)
+    assert line["version"] == "7"
+    assert matches(filter_pattern(Stack(), "FailedAnswers"), line)

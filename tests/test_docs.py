@@ -187,6 +187,10 @@ NOT_PARAMETERS = {
     "CodeUri",
     "KmsKeyId",
     "DeploymentPreference",
+    "AutoPublishAliasAllProperties",
+    "UpdatePolicy",
+    "DependsOn",
+    "FailedAnswers",  # the function's 5xx answers by version (a metric filter)
     "DisableExecuteApiEndpoint",
     "DescribeStacks",
     "EvaluateLowSampleCountPercentile",

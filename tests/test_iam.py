@@ -25,7 +25,7 @@ def test_by_default_the_function_may_read_exactly_its_one_ssm_parameter() -> Non
         "Action": "ssm:GetParameter",
         "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/billing-portal/stripe-api-key",
     }
-    assert stack.environment()["STRIPE_API_KEY_PARAM"] == "/billing-portal/stripe-api-key"
+    assert stack.settings()["STRIPE_API_KEY_PARAM"] == "/billing-portal/stripe-api-key"
     assert not [s for s in stack.statements() if "secretsmanager" in json.dumps(s)]
 
 
@@ -41,9 +41,7 @@ def test_a_secret_name_grants_that_secret_only_and_tells_the_function_to_read_it
             f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:billing-portal/prod/stripe-??????"
         ),
     }
-    assert (
-        stack.environment()["STRIPE_API_KEY_PARAM"] == "secretsmanager:billing-portal/prod/stripe"
-    )
+    assert stack.settings()["STRIPE_API_KEY_PARAM"] == "secretsmanager:billing-portal/prod/stripe"
     assert not [s for s in stack.statements() if "ssm:" in json.dumps(s)]
 
 
@@ -51,7 +49,7 @@ def test_a_secret_arn_is_granted_as_it_is() -> None:
     stack = Stack(StripeApiKeySecret=SECRET_ARN)
 
     assert stack.statement("ReadStripeApiKeySecret")["Resource"] == SECRET_ARN
-    assert stack.environment()["STRIPE_API_KEY_PARAM"] == f"secretsmanager:{SECRET_ARN}"
+    assert stack.settings()["STRIPE_API_KEY_PARAM"] == f"secretsmanager:{SECRET_ARN}"
 
 
 @pytest.mark.parametrize(
@@ -132,6 +130,71 @@ def test_the_customers_table_is_written_only_when_creation_is_on(
 
     granted = [s["Action"] for s in stack.statements() if "dynamodb:" in str(s["Action"])]
     assert granted == actions
-    variables = stack.environment()
+    variables = stack.settings()
     assert variables["CREATE_MISSING_CUSTOMERS"] == create
     assert (variables["CUSTOMERS_TABLE_KEY"], variables["CUSTOMER_ID_ATTRIBUTE"]) == ("pk", "cid")
+
+
+# --- A switch of key or table: the role is both versions' while the canary runs -------------
+
+OLD_TABLE = "billing-portal-prod-CustomersTable-1AB2CD3EF4GH5"
+# Each switch: the parameters before it, after it, and what tools.deploy adds for the switch.
+SWITCHES = {
+    "SSM to Secrets Manager": (
+        {},
+        {"StripeApiKeySecret": "billing-portal/prod/stripe"},
+        {"RetiredStripeApiKeyParam": "/billing-portal/stripe-api-key"},
+    ),
+    "Secrets Manager to SSM": (
+        {"StripeApiKeySecret": SECRET_ARN},
+        {},
+        {"RetiredStripeApiKeySecret": SECRET_ARN},
+    ),
+    "one SSM parameter to another": (
+        {},
+        {"StripeApiKeyParam": "/billing-portal/prod/rotated"},
+        {"RetiredStripeApiKeyParam": "/billing-portal/stripe-api-key"},
+    ),
+    "the stack's table to an existing one": (
+        {},
+        {"ExistingCustomersTable": "customers-restored"},
+        {"RetiredCustomersTable": OLD_TABLE},
+    ),
+}
+ACTIONS = ("ssm:GetParameter", "secretsmanager:GetSecretValue", "dynamodb:GetItem")
+
+
+def _grants(stack: Stack, action: str) -> set[str]:
+    found = set()
+    for statement in stack.statements():
+        actions = statement["Action"]
+        if action in ([actions] if isinstance(actions, str) else actions):
+            found.add(statement["Resource"].replace("<CustomersTable.Arn>", OLD_TABLE_ARN))
+    return found
+
+
+OLD_TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{OLD_TABLE}"
+
+
+@pytest.mark.parametrize("switch", SWITCHES, ids=list(SWITCHES))
+def test_a_switch_deploy_grants_what_the_old_and_the_new_version_read(switch: str) -> None:
+    old, new, retired = SWITCHES[switch]
+    before = Stack(CreateMissingCustomers="true", **old)
+    during = Stack(CreateMissingCustomers="true", **new, **retired)
+    after = Stack(CreateMissingCustomers="true", **new)
+
+    for action in ACTIONS:
+        assert _grants(before, action) | _grants(after, action) <= _grants(during, action), action
+    assert _grants(during, "dynamodb:UpdateItem") == _grants(before, "dynamodb:UpdateItem") | (
+        _grants(after, "dynamodb:UpdateItem")
+    )
+    # The next deploy, with Retired* empty again, grants the new key and table only.
+    keys = _grants(after, "ssm:GetParameter") | _grants(after, "secretsmanager:GetSecretValue")
+    assert len(keys) == 1
+    assert len(_grants(after, "dynamodb:GetItem")) == 1
+
+
+def test_a_retired_table_is_written_only_when_creation_is_on() -> None:
+    stack = Stack(RetiredCustomersTable="customers-old")
+
+    assert stack.statement("ReadRetiredCustomerMapping")["Action"] == "dynamodb:GetItem"

@@ -98,3 +98,19 @@ def test_help_says_what_the_command_does_and_runs_nothing(
     description = out.split("\n\n")[1]
     assert description.rstrip().endswith("."), description
     assert err == ""
+
+
+def test_sam_locals_environment_file_sets_only_declared_variables_and_valid_settings() -> None:
+    # sam local invoke --env-vars ignores a variable the template does not declare, silently.
+    import json
+
+    from billing_portal.settings import Settings
+    from tools.cfn import Stack
+
+    [(function, variables)] = json.loads((EVENTS / "env.json").read_text()).items()
+    declared = Stack().environment()
+
+    assert function == "BillingPortalFunction"
+    assert set(variables) <= set(declared)
+    settings = Settings.from_environ({**variables, "STRIPE_API_KEY_PARAM": ""})
+    assert "http://localhost:3000" in settings.allowed_origins

@@ -91,7 +91,8 @@ def test_template_declares_every_setting_the_function_reads() -> None:
     from billing_portal.settings import Settings
 
     function = template()["Resources"]["BillingPortalFunction"]["Properties"]
-    declared = set(function["Environment"]["Variables"])
+    variables = function["Environment"]["Variables"]
+    declared = set(variables) | set(variables["BILLING_PORTAL_SETTINGS"]["Fn::ToJsonString"])
     settings = {field.alias for field in Settings.model_fields.values()}
 
     assert settings - declared == set()

@@ -118,7 +118,7 @@ def test_the_key_read_from_the_templates_setting_is_the_secret(monkeypatch: Any)
 
     from billing_portal.adapters.stripe_key import StripeKey
 
-    setting = Stack(StripeApiKeySecret="billing-portal/prod/stripe").environment()
+    setting = Stack(StripeApiKeySecret="billing-portal/prod/stripe").settings()
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

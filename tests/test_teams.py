@@ -358,9 +358,9 @@ def test_the_cognito_recipe_warns_that_a_custom_team_key_must_not_be_writable() 
 def test_team_billing_parameters_reach_the_function() -> None:
     stack = Stack(BillingRoleClaim="cognito:groups", BillingRoles="billing-admins")
 
-    assert stack.environment()["BILLING_ROLE_CLAIM"] == "cognito:groups"
-    assert stack.environment()["BILLING_ROLES"] == "billing-admins"
-    assert Stack().environment()["BILLING_ROLES"] == ""  # empty = unset: everyone with a token
+    assert stack.settings()["BILLING_ROLE_CLAIM"] == "cognito:groups"
+    assert stack.settings()["BILLING_ROLES"] == "billing-admins"
+    assert Stack().settings()["BILLING_ROLES"] == ""  # empty = unset: everyone with a token
 
 
 @pytest.mark.parametrize(

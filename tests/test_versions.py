@@ -1,18 +1,19 @@
 """A deploy reaches traffic: the API invokes the alias "live", and SAM moves it only by publishing
 a new version, whose logical id hashes the function's code and the literal text of its
-Environment, MemorySize and SnapStart. Expanded as CloudFormation runs it (AWS::LanguageExtensions,
-then SAM), each settings change must yield a new version id, and an unchanged deploy the same one.
+properties (all of them: AutoPublishAliasAllProperties). Expanded as CloudFormation runs it
+(AWS::LanguageExtensions, then SAM), each settings change and each edit of a property must yield a
+new version id, and an unchanged deploy the same one.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import re
 from typing import Any
 
 import pytest
 
-from tools.cfn import Stack, sam_template
+from tools.cfn import REQUIRED, Stack, expand, sam_template
 
 # What the function's configuration reads from the parameters, one change each.
 CHANGES = {
@@ -52,18 +53,44 @@ def test_a_deploy_that_changes_only_settings_publishes_a_version_the_alias_moves
     assert alias["FunctionVersion"] == f"<{after}.Version>"
 
 
-def test_the_live_version_carries_the_parameters_it_was_deployed_with() -> None:
-    stack = Stack(**CHANGES["a role gate"])
-    deployed = json.loads(stack.environment()["STACK_PARAMETERS"])
-    assert deployed["BillingRoles"] == "billing-admin"
-    assert deployed["BillingRoleClaim"] == "roles"
-    assert deployed["MemorySize"] == "1024"
-    assert deployed["JwtAudience"] == ["app-client"]
+def test_the_live_version_carries_the_settings_it_was_deployed_with() -> None:
+    settings = Stack(**CHANGES["a role gate"], AuthMode="function").settings()
+
+    assert settings["BILLING_ROLES"] == "billing-admin"
+    assert settings["BILLING_ROLE_CLAIM"] == "roles"
+    assert settings["AUTH_JWT_AUDIENCE"] == "app-client"
+    assert settings["MEMORY_SIZE"] == "1024"
 
 
-# --- Every parameter the configuration reads is in STACK_PARAMETERS --------------------------
+# Edits to template.yaml itself: with AutoPublishAliasAllProperties, every property's text counts.
+EDITS = {
+    "a longer timeout": ("Timeout", 20),
+    "no tracing": ("Tracing", "PassThrough"),
+    "another handler": ("Handler", "billing_portal.app.other_handler"),
+    "another runtime": ("Runtime", "python3.12"),
+}
 
-VERSIONED = ("Environment", "MemorySize", "SnapStart")
+
+@pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
+def test_an_edit_to_any_property_of_the_function_publishes_a_version(edit: str) -> None:
+    name, value = EDITS[edit]
+    edited = copy.deepcopy(sam_template())
+    edited["Resources"]["BillingPortalFunction"]["Properties"][name] = value
+
+    [after] = [
+        logical
+        for logical, r in expand(edited, REQUIRED)["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Version"
+    ]
+
+    assert after != version_id(AllowedOrigins=REQUIRED["AllowedOrigins"])
+
+
+# --- Every parameter a version depends on is in BILLING_PORTAL_SETTINGS ------------------------
+
+# Properties whose parameters need not publish: concurrency is the function's, not a version's;
+# the rollout is how a version takes traffic, not what it runs.
+UNVERSIONED = ("ReservedConcurrentExecutions", "Role", "DeploymentPreference")
 
 
 def parameters_read(value: Any, template: dict[str, Any]) -> set[str]:
@@ -91,21 +118,24 @@ def parameters_read(value: Any, template: dict[str, Any]) -> set[str]:
     return names
 
 
-def test_every_parameter_the_configuration_reads_is_in_stack_parameters() -> None:
+def test_every_parameter_a_version_depends_on_is_in_the_settings_bundle() -> None:
     template = sam_template()
-    function = template["Resources"]["BillingPortalFunction"]["Properties"]
-    variables = dict(function["Environment"]["Variables"])
-    listed = set(variables.pop("STACK_PARAMETERS")["Fn::ToJsonString"])
-    read = parameters_read({"Variables": variables}, template)
-    read |= parameters_read([function[key] for key in VERSIONED[1:]], template)
-    assert read - listed == set(), "add these to STACK_PARAMETERS in template.yaml"
-    assert listed - read == set(), "STACK_PARAMETERS lists parameters the function never reads"
+    function = dict(template["Resources"]["BillingPortalFunction"]["Properties"])
+    variables = dict(function.pop("Environment")["Variables"])
+    bundled = parameters_read(variables.pop("BILLING_PORTAL_SETTINGS"), template)
+    for name in UNVERSIONED:
+        function.pop(name, None)
+
+    read = parameters_read([function, variables], template)
+
+    assert read - bundled == set(), "add these to BILLING_PORTAL_SETTINGS in template.yaml"
 
 
 def test_the_check_above_sees_a_parameter_behind_a_condition() -> None:
     template = sam_template()
     variables = template["Resources"]["BillingPortalFunction"]["Properties"]["Environment"]
-    read = parameters_read(variables["Variables"]["AUTH_JWT_ISSUER"], template)
+    bundle = variables["Variables"]["BILLING_PORTAL_SETTINGS"]["Fn::ToJsonString"]
+    read = parameters_read(bundle["AUTH_JWT_ISSUER"], template)
     assert read == {"AuthMode", "JwtIssuer"}
 
 

@@ -69,78 +69,71 @@ def sam_template() -> dict[str, Any]:
 
 
 def parameter_values(template: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
-    """Every parameter's value in a deploy given these: the given one, else its default; a
-    CommaDelimitedList as a list, as CloudFormation's Ref returns it."""
+    """Every parameter's value in a deploy given these: the given one, else its default, as the
+    string CloudFormation's Ref returns (a Number too, as written: "1024"); a CommaDelimitedList
+    as a list of its members, each trimmed of surrounding spaces, as CloudFormation splits it."""
     values: dict[str, Any] = {}
     for name, spec in template["Parameters"].items():
         value = given.get(name, spec.get("Default"))
         if value is not None:
-            # Parameter values are strings, whatever the Type (a Number's default too).
-            value = str(value).split(",") if spec["Type"] == "CommaDelimitedList" else str(value)
+            value = str(value)
+            if spec["Type"] == "CommaDelimitedList":
+                value = [member.strip() for member in value.split(",")]
         values[name] = value
     return values
 
 
-def language_extensions(template: Any, values: dict[str, Any]) -> Any:
-    """AWS::LanguageExtensions' `Fn::ToJsonString`: the object, its parameter Refs resolved, as
-    a literal JSON string (CloudFormation's documented result). A Ref it cannot resolve before
-    the deploy (another resource, an unset parameter) is an error here, not a silent pass."""
-    if isinstance(template, list):
-        return [language_extensions(item, values) for item in template]
-    if not isinstance(template, dict):
-        return template
-    if list(template) == ["Fn::ToJsonString"]:
-        return json.dumps(
-            _parameters_only(template["Fn::ToJsonString"], values), separators=(",", ":")
-        )
-    return {key: language_extensions(item, values) for key, item in template.items()}
+def language_extensions(template: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """AWS::LanguageExtensions' `Fn::ToJsonString`: the object, its parameter Refs, Fn::If, Fn::Sub
+    and Fn::Join resolved, as a literal JSON string (CloudFormation's documented result). Nothing
+    else in the template is touched: whether the transform also resolves intrinsics outside
+    `Fn::ToJsonString` is not documented, so nothing here relies on it. A reference it cannot
+    resolve before the deploy (another resource's Ref or GetAtt) is an error here."""
+    evaluator = Evaluator(template, values)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if list(value) == ["Fn::ToJsonString"]:
+            resolved = evaluator.resolve(value["Fn::ToJsonString"])
+            text = json.dumps(resolved, separators=(",", ":"))
+            if unresolved := re.findall(r"<[A-Za-z0-9.]+>", text):
+                raise ValueError(f"Fn::ToJsonString: {unresolved[0]} is not known before a deploy")
+            return text
+        return {key: walk(item) for key, item in value.items()}
+
+    result: dict[str, Any] = walk(template)
+    return result
 
 
-def _parameters_only(value: Any, values: dict[str, Any]) -> Any:
-    if isinstance(value, list):
-        return [_parameters_only(item, values) for item in value]
-    if isinstance(value, dict):
-        if list(value) == ["Ref"]:
-            name = value["Ref"]
-            if values.get(name) is None:
-                raise ValueError(f"Fn::ToJsonString: {name} is not a parameter with a value")
-            return values[name]
-        return {key: _parameters_only(item, values) for key, item in value.items()}
-    return value
-
-
-@cache
-def _expanded(params: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def expand(packaged: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    """A packaged template (`sam_template()`, or an edited copy) expanded as a deploy with these
+    parameter values expands it: AWS::LanguageExtensions, then the SAM transform."""
     # Imported here: the transform takes seconds to import, and local/ and bench/ read the
     # template (testing/harness.py) without expanding it.
     from samtranslator.translator.transform import transform
 
-    template = copy.deepcopy(sam_template())
-    template = language_extensions(template, parameter_values(template, dict(params)))
+    template = language_extensions(copy.deepcopy(packaged), parameter_values(packaged, given))
     with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1"}):
-        return transform(template, dict(params), _NoManagedPolicies())
+        expanded: dict[str, Any] = transform(template, given, _NoManagedPolicies())
+    return expanded
 
 
-class Stack:
-    """The expanded template as CloudFormation would create it with these parameter values:
-    conditions decided, resources whose condition is false left out, intrinsics resolved.
+@cache
+def _expanded(params: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return expand(sam_template(), dict(params))
+
+
+class Evaluator:
+    """Decides a template's conditions and resolves its intrinsics for these parameter values.
     Another resource's Ref reads "<Name>", its GetAtt "<Name.Attribute>"."""
 
-    def __init__(self, **overrides: str) -> None:
-        given = {**REQUIRED, **overrides}
-        self.template = _expanded(tuple(sorted(given.items())))
-        self.params: dict[str, Any] = parameter_values(self.template, given)
+    def __init__(self, template: dict[str, Any], params: dict[str, Any]) -> None:
+        self.template = template
+        self.params = params
         self._conditions: dict[str, bool] = {}
-        self.resources = {
-            name: self.resolve(spec)
-            for name, spec in self.template["Resources"].items()
-            if "Condition" not in spec or self.condition(spec["Condition"])
-        }
-        self.outputs = {
-            name: self.resolve(spec["Value"])
-            for name, spec in self.template.get("Outputs", {}).items()
-            if "Condition" not in spec or self.condition(spec["Condition"])
-        }
 
     def condition(self, name: str) -> bool:
         if name not in self._conditions:
@@ -209,6 +202,35 @@ class Stack:
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
+
+class Stack(Evaluator):
+    """The expanded template as CloudFormation would create it with these parameter values:
+    conditions decided, resources whose condition is false left out, intrinsics resolved.
+
+    Not played: parameter constraints (AllowedPattern and the like: see `rule_failures` for the
+    Rules), dynamic references (`{{resolve:...}}` stay text), Fn::ImportValue, Fn::FindInMap,
+    Fn::Base64, Fn::Cidr, Fn::GetAZs and Fn::ForEach (the template uses none), and what other
+    resources' attributes are at deploy time."""
+
+    def __init__(self, **overrides: str) -> None:
+        given = {**REQUIRED, **overrides}
+        template = _expanded(tuple(sorted(given.items())))
+        super().__init__(template, parameter_values(template, given))
+        self.resources = {
+            name: self.resolve(spec)
+            for name, spec in self.template["Resources"].items()
+            if "Condition" not in spec or self.condition(spec["Condition"])
+        }
+        self.outputs = {
+            name: self.resolve(spec["Value"])
+            for name, spec in self.template.get("Outputs", {}).items()
+            if "Condition" not in spec or self.condition(spec["Condition"])
+        }
+
+    def circle(self) -> list[str]:
+        """A dependency circle among the resources this deploy creates, or []."""
+        return circle(dependencies(self.template, set(self.resources)))
+
     def rule_failures(self) -> list[str]:
         """The Rules whose condition holds and whose assertions do not, as CloudFormation would
         refuse the deploy."""
@@ -235,9 +257,30 @@ class Stack:
         variables: dict[str, str] = function["Environment"]["Variables"]
         return variables
 
+    def settings(self) -> dict[str, str]:
+        """The settings as the function reads them (settings.py): the members of the
+        BILLING_PORTAL_SETTINGS bundle, and the variables of their own, which win when set."""
+        variables = dict(self.environment())
+        bundle: dict[str, str] = json.loads(variables.pop(BUNDLE, "{}"))
+        return {**bundle, **{name: value for name, value in variables.items() if value}}
+
+    def environment_size(self) -> int:
+        """The environment's size once deployed (`environment_size`), with what CloudFormation
+        fills in at deploy time at its longest: the salt's 32 characters, and the name it gives
+        the customers table it creates (<stack>-CustomersTable-<13 characters>)."""
+        variables = self.environment()
+        resolved = {"USER_HASH_SALT": SALT_LENGTH}
+        if variables.get("CUSTOMERS_TABLE") == "<CustomersTable>":
+            resolved["CUSTOMERS_TABLE"] = min(len(f"{STACK}-CustomersTable-") + 13, 255)
+        return environment_size(variables, resolved)
+
 
 # Lambda's documented limit on a function's environment: all variables together, 4 KB.
 ENVIRONMENT_LIMIT = 4096
+# The variable that carries the parameter-derived settings (handler/billing_portal/settings.py).
+BUNDLE = "BILLING_PORTAL_SETTINGS"
+# template.yaml's UserHashSalt: GenerateSecretString's PasswordLength.
+SALT_LENGTH = 32
 
 
 def environment_size(variables: dict[str, str], resolved: dict[str, int] | None = None) -> int:
@@ -249,3 +292,83 @@ def environment_size(variables: dict[str, str], resolved: dict[str, int] | None 
         name: "x" * (resolved or {}).get(name, len(value)) for name, value in variables.items()
     }
     return len(json.dumps(counted, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+# --- Dependencies, as CloudFormation orders a deploy -----------------------------------------
+
+
+def references(value: Any) -> set[str]:
+    """The logical names a piece of template names: `Ref`, `Fn::GetAtt` and the `${Name}` /
+    `${Name.Attribute}` of `Fn::Sub` (its own variables and `${!literal}` excepted), in every
+    branch of every `Fn::If`: CloudFormation counts a reference wherever it stands."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                name = arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0]
+                found.add(name)
+            elif key == "Fn::Sub":
+                text, names = (arg, {}) if isinstance(arg, str) else arg
+                for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                    if name.split(".", 1)[0] not in names:
+                        found.add(name.split(".", 1)[0])
+                found |= references(names)
+            else:
+                found |= references(arg)
+    return found
+
+
+def dependencies(template: dict[str, Any], present: set[str]) -> dict[str, set[str]]:
+    """Each present resource's resources it waits for: what its Properties and UpdatePolicy name
+    (CloudFormation counts both), and its DependsOn."""
+    graph: dict[str, set[str]] = {}
+    for name in present:
+        spec = template["Resources"][name]
+        named = references(spec.get("Properties", {})) | references(spec.get("UpdatePolicy", {}))
+        depends = spec.get("DependsOn", [])
+        named |= {depends} if isinstance(depends, str) else set(depends)
+        graph[name] = named & present
+    return graph
+
+
+def circle(graph: dict[str, set[str]]) -> list[str]:
+    """One dependency circle (its resources in order, the first again at the end), or []."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tools.cfn [Key=Value ...] > expanded.json`: the template as CloudFormation runs
+    it with these parameters (the required ones default to examples), for linters to read."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    given = dict(arg.split("=", 1) for arg in args)
+    print(json.dumps(expand(sam_template(), {**REQUIRED, **given}), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

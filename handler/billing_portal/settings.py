@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -18,6 +19,11 @@ from pydantic import (
 )
 
 from billing_portal.domain.urls import LOCAL_HOSTS, check_redirect_url, parse_origin
+
+# The deployed function gets its parameter-derived settings as one JSON object in this variable
+# (template.yaml): each value stands once in the 4 KB Lambda allows for the whole environment,
+# and its literal text changes with every parameter, so that every change publishes a version.
+BUNDLE = "BILLING_PORTAL_SETTINGS"
 
 
 class SettingsError(Exception):
@@ -141,12 +147,28 @@ class Settings(BaseModel):
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and check every setting; SettingsError names what is wrong."""
         env = os.environ if environ is None else environ
-        # An empty variable means "not set": SAM passes '' for optional parameters left blank.
-        values = {key: value for key, value in env.items() if value.strip()}
+        # A variable of its own wins over the bundle's member of that name (a local override).
+        # An empty value means "not set": SAM passes '' for optional parameters left blank.
+        values = {key: value for key, value in _bundle(env).items() if value.strip()}
+        values.update({key: value for key, value in env.items() if value.strip()})
+        values.pop(BUNDLE, None)
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
+
+
+def _bundle(env: Mapping[str, str]) -> dict[str, str]:
+    text = env.get(BUNDLE, "").strip()
+    if not text:
+        return {}
+    try:
+        bundle = json.loads(text)
+    except ValueError:
+        raise SettingsError(f"{BUNDLE}: not JSON") from None
+    if not isinstance(bundle, dict) or not all(isinstance(v, str) for v in bundle.values()):
+        raise SettingsError(f"{BUNDLE}: must be a JSON object of strings")
+    return bundle
 
 
 def _describe(exc: ValidationError) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from billing_portal.settings import Settings, SettingsError
@@ -69,3 +71,37 @@ def test_a_settings_error_never_echoes_a_secret_from_the_environment(
 
     assert SECRET not in str(caught.value)
     assert str(caught.value)  # it still names what is wrong
+
+
+# --- The deployed shape: one JSON object of settings (template.yaml's BILLING_PORTAL_SETTINGS) --
+
+
+def _bundled(**settings: str) -> dict[str, str]:
+    return {"BILLING_PORTAL_SETTINGS": json.dumps(settings)}
+
+
+def test_settings_bundled_as_json_read_as_their_own_variables_would() -> None:
+    bundle = {k: v for k, v in DEMO_SETTINGS.items() if k != "CUSTOMERS_TABLE"}
+    environ = {**_bundled(**bundle, CUSTOMERS_TABLE=""), "CUSTOMERS_TABLE": "created-by-stack"}
+
+    settings = Settings.from_environ(environ)
+
+    separate = Settings.from_environ({**DEMO_SETTINGS, "CUSTOMERS_TABLE": "created-by-stack"})
+    # Everything but the salt, which is random per process when unset.
+    assert settings.model_dump(exclude={"user_hash_salt"}) == separate.model_dump(
+        exclude={"user_hash_salt"}
+    )
+
+
+def test_a_variable_of_its_own_wins_over_the_bundles_member() -> None:
+    environ = {**DEMO_SETTINGS, **_bundled(USER_ID_CLAIM="org_id"), "USER_ID_CLAIM": "sub"}
+
+    assert Settings.from_environ(environ).user_id_claim == "sub"
+
+
+@pytest.mark.parametrize(
+    "bundle", ["{not json", '["a list"]', '{"ALLOWED_ORIGINS": ["https://app.example.com"]}']
+)
+def test_a_bundle_that_is_no_json_object_of_strings_is_named(bundle: str) -> None:
+    with pytest.raises(SettingsError, match="BILLING_PORTAL_SETTINGS"):
+        Settings.from_environ({**DEMO_SETTINGS, "BILLING_PORTAL_SETTINGS": bundle})

@@ -6,7 +6,8 @@
 4. the deadline the Stripe adapter fits its retries in;
 5. errors turned into answers: a Problem's status and metric are on its class (errors.py), its
    rendering in responses.py; anything else is a logged bug and a 500;
-6. CORS and nosniff headers on every answer, errors included, and one access log line.
+6. CORS and nosniff headers on every answer, errors included, and one access log line (with
+   the version that answered, which the rollout's gate counts).
 
 Errors and headers are handled here around `resolve`, not in powertools middleware: an error's
 answer is built by the exception handlers after the middleware chain has been left.
@@ -66,6 +67,8 @@ def wrap(
                 "route": http.get("path"),
                 "status": response.get("statusCode"),
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                # The rollout's gate counts a version's own 5xx by this (template.yaml).
+                "version": context.function_version,
             },
         )
         return response
