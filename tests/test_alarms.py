@@ -18,25 +18,44 @@ from testing.harness import LambdaContext
 from tools.cfn import ACCOUNT, STACK, Stack
 
 OPS_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:ops"
-ALARMS = (
+TICKETS_TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:tickets"
+# What pages: users cannot open the portal. PageAlarm pages for them, once per incident.
+PAGED = ("Api5xxAlarm", "MisconfigurationsAlarm")
+# What opens a ticket: needs a look, not a person now.
+TICKETS = (
     "FunctionErrorsAlarm",
     "FunctionThrottlesAlarm",
-    "Api5xxAlarm",
-    "MisconfigurationsAlarm",
     "RefusalsAlarm",
     "UnhandledErrorsAlarm",
     "ApiLatencyAlarm",
 )
 
 
-def alarms(stack: Stack) -> dict[str, dict[str, Any]]:
-    return {name: stack.resources[name]["Properties"] for name in ALARMS}
+def alarms(stack: Stack, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {name: stack.resources[name]["Properties"] for name in names}
+
+
+def test_one_alarm_pages_for_what_users_meet_and_the_rest_open_tickets() -> None:
+    stack = Stack(AlarmTopicArn=OPS_TOPIC, TicketTopicArn=TICKETS_TOPIC)
+    page = stack.resources["PageAlarm"]["Properties"]
+
+    assert page["AlarmRule"] == 'ALARM("<MisconfigurationsAlarm>") OR ALARM("<Api5xxAlarm>")'
+    assert page["AlarmActions"] == page["OKActions"] == [OPS_TOPIC]
+    for name, alarm in alarms(stack, PAGED).items():
+        # One incident, one page: the parts notify nobody themselves.
+        assert "AlarmActions" not in alarm and "OKActions" not in alarm, name
+    for name, alarm in alarms(stack, TICKETS).items():
+        # A ticket stays open until closed: no all-clear message.
+        assert alarm["AlarmActions"] == [TICKETS_TOPIC] and "OKActions" not in alarm, name
+    assert not {"AlarmTopic", "AlarmTopicKey", "AlarmEmailSubscription"} & set(stack.resources)
 
 
 def test_every_alarm_notifies_the_stacks_own_encrypted_topic_by_default() -> None:
     stack = Stack(AlarmEmail="oncall@example.com")
-    for name, alarm in alarms(stack).items():
-        assert alarm["AlarmActions"] == alarm["OKActions"] == ["<AlarmTopic>"], name
+    page = stack.resources["PageAlarm"]["Properties"]
+    assert page["AlarmActions"] == page["OKActions"] == ["<AlarmTopic>"]
+    for name, alarm in alarms(stack, TICKETS).items():
+        assert alarm["AlarmActions"] == ["<AlarmTopic>"], name
     topic = stack.resources["AlarmTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == "<AlarmTopicKey.Arn>"
     subscription = stack.resources["AlarmEmailSubscription"]["Properties"]
@@ -55,11 +74,24 @@ def test_every_alarm_notifies_the_stacks_own_encrypted_topic_by_default() -> Non
     assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
-def test_a_topic_of_yours_replaces_the_stacks_own() -> None:
-    stack = Stack(AlarmTopicArn=OPS_TOPIC, AlarmEmail="ignored@example.com")
-    for alarm in alarms(stack).values():
-        assert alarm["AlarmActions"] == alarm["OKActions"] == [OPS_TOPIC]
-    assert not {"AlarmTopic", "AlarmTopicKey", "AlarmEmailSubscription"} & set(stack.resources)
+def test_a_paging_topic_of_yours_leaves_the_tickets_to_the_stacks_own() -> None:
+    stack = Stack(AlarmTopicArn=OPS_TOPIC, AlarmEmail="tickets@example.com")
+
+    assert stack.resources["PageAlarm"]["Properties"]["AlarmActions"] == [OPS_TOPIC]
+    for alarm in alarms(stack, TICKETS).values():
+        assert alarm["AlarmActions"] == ["<AlarmTopic>"]
+    assert stack.resources["AlarmEmailSubscription"]["Properties"]["TopicArn"] == "<AlarmTopic>"
+
+
+def test_a_failure_pages_when_it_persists_or_stops_everyone() -> None:
+    stack = Stack()
+    api5xx = stack.resources["Api5xxAlarm"]["Properties"]
+    misconfigured = stack.resources["MisconfigurationsAlarm"]["Properties"]
+
+    # One 5xx is a passing fault its user retries; three within 15 minutes is an outage.
+    assert (api5xx["Threshold"], api5xx["Period"], api5xx["EvaluationPeriods"]) == (3, 900, 1)
+    # A misconfiguration fails every click until someone acts: the first one pages.
+    assert (misconfigured["Threshold"], misconfigured["Period"]) == (1, 300)
 
 
 @pytest.mark.parametrize(
@@ -188,14 +220,17 @@ def request_lines(capfd: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("name", "changes", "status", "refusal"),
+    ("name", "changes", "status", "counted", "refusal"),
     [
-        ("home", {}, 303, False),
-        ("home", {"claims": {"sub": "never-linked"}}, 404, True),
-        ("home", {"query": "return_url=https://evil.example/"}, 400, True),
-        ("no-identity", {}, 401, False),
+        ("home", {}, 303, True, False),
+        ("home", {"claims": {"sub": "never-linked"}}, 404, True, True),
+        ("home", {"query": "return_url=https://evil.example/"}, 400, True, True),
+        # Answered before anyone was authenticated: never counted, so anonymous requests
+        # cannot fire the alarm.
+        ("no-identity", {}, 401, False, False),
+        ("home", {"method": "PUT"}, 405, False, False),
     ],
-    ids=["portal", "no billing account", "foreign return_url", "no identity"],
+    ids=["portal", "no billing account", "foreign return_url", "no identity", "other method"],
 )
 def test_the_metric_filters_count_what_the_function_really_logs(
     handler: Handler,
@@ -204,6 +239,7 @@ def test_the_metric_filters_count_what_the_function_really_logs(
     name: str,
     changes: dict[str, Any],
     status: int,
+    counted: bool,
     refusal: bool,
 ) -> None:
     stack = Stack()
@@ -211,7 +247,7 @@ def test_the_metric_filters_count_what_the_function_really_logs(
     response = handler(event(name, **changes), LambdaContext())
     assert response["statusCode"] == status
     [line] = request_lines(capfd)
-    assert matches(filter_pattern(stack, "Answers"), line)
+    assert matches(filter_pattern(stack, "Answers"), line) is counted
     assert matches(filter_pattern(stack, "Refusals"), line) is refusal
 
 

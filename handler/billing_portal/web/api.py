@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from billing_portal.errors import MethodNotAllowed, ServerMisconfigured
 from billing_portal.observability import outcome
 from billing_portal.web import cors
-from billing_portal.web.auth import identify
+from billing_portal.web.auth import authorize, identify
 from billing_portal.web.params import parse_request
 from billing_portal.web.responses import portal_response
 
@@ -38,7 +38,10 @@ def portal_api(
     def billing_portal() -> Response:
         event = resolver.current_event
         user = identify(event, settings, verifier)
+        # From here on, the request's log lines name the user (the refusal alarm counts only
+        # answers to someone authenticated).
         logger.append_keys(user=user.pseudonym(salt))
+        authorize(event, user, settings)
         request = parse_request(event, settings.allowed_origins)
         url = portal.session_url(user, request)
         outcome("PortalSessionCreated", flow=request.flow or "home")

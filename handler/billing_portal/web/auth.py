@@ -24,20 +24,22 @@ if TYPE_CHECKING:
 def identify(
     event: APIGatewayProxyEventV2, settings: Settings, verifier: TokenVerifier | None = None
 ) -> User:
-    """The authenticated user, or Unauthenticated (401) / ForbiddenOrigin (403) /
-    ForbiddenRole (403, when BILLING_ROLES is set and the user holds none of them)."""
+    """The authenticated user, or Unauthenticated (401) / ForbiddenOrigin (403)."""
     claims = _authorizer_claims(event)
-    from_authorizer = claims is not None
     if claims is None:
         claims = _verified_claims(event, settings, verifier)
-    user = User.from_claims(claims, settings.user_id_claim)
+    return User.from_claims(claims, settings.user_id_claim)
+
+
+def authorize(event: APIGatewayProxyEventV2, user: User, settings: Settings) -> None:
+    """ForbiddenRole (403) when BILLING_ROLES is set and the user holds none of them. Apart from
+    `identify`, so that a refusal of a known user is logged with who it was."""
     if settings.billing_roles:  # Settings refuses roles without the claim; "" would refuse all
         user.require_role(
             settings.billing_role_claim or "",
             settings.billing_roles,
-            from_authorizer=from_authorizer,
+            from_authorizer=_authorizer_claims(event) is not None,
         )
-    return user
 
 
 def _authorizer_claims(event: APIGatewayProxyEventV2) -> dict[str, Any] | None:
