@@ -21,6 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.common import run, table
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = 200
 
@@ -35,8 +37,6 @@ class Runner:
 
     def instructions(self, *args: str) -> int:
         import tempfile
-
-        from bench.perf import run
 
         with tempfile.NamedTemporaryFile(suffix=".cachegrind") as out:
             cachegrind = [
@@ -55,8 +55,6 @@ class Runner:
         return (more - self.instructions(phase, app, "0")) / REQUESTS
 
     def last_line(self, *args: str) -> str:
-        from bench.perf import run
-
         output = run([*self.command, *args], cwd=ROOT, env=self.env, capture_output=True).stdout
         return output.splitlines()[-1]
 
@@ -78,8 +76,6 @@ def measure(sections: set[str], runtime: Any, env: dict[str, str]) -> None:
 
 
 def cold(runner: Runner) -> None:
-    from bench.perf import table
-
     print(
         "\n== Cold start, instructions (millions), Python 3.13, Stripe key from SSM (moto); each "
         "phase includes the ones above it"
@@ -111,8 +107,6 @@ def cold(runner: Runner) -> None:
 
 
 def warm(runner: Runner) -> None:
-    from bench.perf import table
-
     alone = runner.per_request("alone", "ours")
     print(
         f"\n== Warm request, instructions (mean of {REQUESTS}): upstream calls answered in memory "

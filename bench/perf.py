@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench.child import STAGES
+from bench.common import run, table
 
 if TYPE_CHECKING:
     import subprocess
@@ -168,18 +169,6 @@ def serve() -> None:
 
 
 # --- the parent: build runtimes, run children, print tables ---------------------------------
-
-
-def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run one of the benchmark's own commands (never user input); fail loudly, with what it
-    printed."""
-    import subprocess
-
-    try:
-        return subprocess.run(command, check=True, text=True, **kwargs)  # noqa: S603
-    except subprocess.CalledProcessError as error:
-        print(error.stdout or "", error.stderr or "", sep="\n", file=sys.stderr)
-        raise
 
 
 def main(argv: list[str]) -> None:
@@ -694,18 +683,6 @@ def percentile(values: list[float], pct: int) -> float:
     """The pct-th percentile of values in seconds, in ms (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))] * 1000
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = [headers, ["-" * w for w in widths], *rows]
-    return "\n".join(
-        "  ".join(
-            str(c).ljust(w) if i == 0 else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ).rstrip()
-        for line in lines
-    )
 
 
 if __name__ == "__main__":
