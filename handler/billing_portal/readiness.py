@@ -93,7 +93,9 @@ class Readiness:
         try:
             key = self._key()
         except Problem as exc:
-            checks.append(Check("stripe_key", False, f"{self._key_source}: {_cause(exc)}"))
+            checks.append(
+                Check("stripe_key", False, f"cannot read {self._key_source}: {_cause(exc)}")
+            )
             return None
         checks.append(Check("stripe_key", True, f"read from {self._key_source}"))
         return key
@@ -102,7 +104,7 @@ class Readiness:
         try:
             self._customers.find(PROBE_KEY)
         except Problem as exc:
-            return Check("customers_table", False, _cause(exc))
+            return Check("customers_table", False, f"GetItem failed: {_cause(exc)}")
         return Check("customers_table", True, "GetItem answered")
 
     def _portal_configuration(self) -> Check:
@@ -110,7 +112,7 @@ class Readiness:
         try:
             config = self._stripe.portal_configuration(self._configuration)
         except Problem as exc:
-            return Check("portal_configuration", False, f"{name}: {_cause(exc)}")
+            return Check("portal_configuration", False, f"cannot read {name}: {_cause(exc)}")
         if config is None:
             return Check(
                 "portal_configuration",
@@ -150,13 +152,13 @@ def _key_mode(key: str, expect_live: bool | None) -> Check:
 
 
 def _cause(problem: Problem) -> str:
-    """The problem's text and the code of the AWS or Stripe error behind it. The adapters raise
-    their problems `from None` while handling that error, so it is the problem's __context__;
-    only its code or class is read, never its message (Stripe's may quote values)."""
+    """The code of the AWS or Stripe error behind the problem (ParameterNotFound,
+    AccessDeniedException, AuthenticationError...), else the problem's own text. The adapters
+    raise their problems `from None` while handling that error, so it is the problem's
+    __context__; only its code or class is read, never its message (Stripe's may quote values)."""
     cause = problem.__context__
     if cause is None:
         return problem.detail
     response = getattr(cause, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    code = code or getattr(cause, "code", None) or type(cause).__name__
-    return f"{problem.detail} ({code})"
+    return str(code or getattr(cause, "code", None) or type(cause).__name__)
