@@ -63,8 +63,10 @@ def template() -> dict[str, Any]:
 def sam_template() -> dict[str, Any]:
     """The template as `sam package` leaves it, for the transform."""
     packaged = copy.deepcopy(template())
-    # `sam package` puts the built code in S3; the transform wants such a URI.
-    packaged["Resources"]["BillingPortalFunction"]["Properties"]["CodeUri"] = "s3://bucket/key.zip"
+    # `sam package` puts each function's built code in S3; the transform wants such a URI.
+    for name, resource in packaged["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://bucket/{name}.zip"
     return packaged
 
 

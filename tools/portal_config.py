@@ -32,6 +32,7 @@ import stripe
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from billing_portal.domain.flows import FLOW_FEATURES
 from tools import samconfig
 from tools.portal_params import ConfigurationCreate
 
@@ -42,15 +43,6 @@ PORTAL_YAML = Path(__file__).resolve().parent.parent / "portal.yaml"
 LOCAL = samconfig.Environment(
     name="local", stack_name="billing-portal-local", region=None, profile=None
 )
-# The portal feature each flow the function can deep-link needs (domain/request.py's Flow).
-FLOW_FEATURES = {
-    "customer_update": "customer_update",
-    "payment_method_update": "payment_method_update",
-    "subscription_cancel": "subscription_cancel",
-    "subscription_pause": "subscription_pause",
-    "subscription_update": "subscription_update",
-    "subscription_update_confirm": "subscription_update",
-}
 
 
 class PortalConfigError(Exception):

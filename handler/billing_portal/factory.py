@@ -7,7 +7,7 @@ handler per configuration, and app.py builds the deployed one from the process e
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, get_args
 
 import botocore.session
 from aws_lambda_powertools import Logger
@@ -17,8 +17,9 @@ from billing_portal import budget, snapstart
 from billing_portal.adapters import aws_session
 from billing_portal.adapters.customer_table import CustomerTable
 from billing_portal.adapters.stripe_api import StripeApi
-from billing_portal.adapters.stripe_key import StripeKey
+from billing_portal.adapters.stripe_key import SECRETS_MANAGER_PREFIXES, StripeKey
 from billing_portal.domain.flows import ServerChoices
+from billing_portal.domain.request import Flow
 from billing_portal.portal import Portal, PortalSettings
 from billing_portal.settings import Settings, SettingsError
 from billing_portal.web import invocation
@@ -45,8 +46,19 @@ def build(
     except SettingsError as exc:
         logger.error(f"Invalid settings, every request will get a 500: {exc}")
         misconfigured_api(resolver)
+        reason = str(exc)
+
+        def not_ready(_: Any) -> dict[str, Any]:
+            from billing_portal import readiness
+
+            return readiness.settings_failed(reason)
+
         return invocation.wrap(
-            resolver, deadline, allowed_origins=frozenset(), error_redirect_url=None
+            resolver,
+            deadline,
+            allowed_origins=frozenset(),
+            error_redirect_url=None,
+            readiness=not_ready,
         )
     session = session or aws_session.session()
     customers = CustomerTable(
@@ -74,6 +86,20 @@ def build(
         if verifier is not None:
             verifier.restored()
 
+    def ready(request: Any) -> dict[str, Any]:
+        # Imported on the first readiness event, never on a click's cold start.
+        from billing_portal.readiness import Readiness
+
+        live = request.get("live_key") if isinstance(request, dict) else None
+        return Readiness(
+            key=stripe_key,
+            key_source=_key_source(settings),
+            customers=customers,
+            stripe=stripe,
+            configuration=settings.portal_configuration_id,
+            flows=OFFERED_FLOWS,
+        ).run(expect_live=live if isinstance(live, bool) else None)
+
     snapstart.register(before_snapshot=stripe.warm, after_restore=after_restore)
     portal_api(resolver, settings, portal, verifier)
     return invocation.wrap(
@@ -81,7 +107,23 @@ def build(
         deadline,
         allowed_origins=settings.allowed_origins,
         error_redirect_url=settings.error_redirect_url,
+        readiness=ready,
     )
+
+
+# The flows this deployment offers, which the portal configuration must enable: all of them
+# until a setting says otherwise.
+OFFERED_FLOWS: tuple[str, ...] = get_args(Flow)
+
+
+def _key_source(settings: Settings) -> str:
+    """Where the key is read from, for the readiness check's detail: a name, never the key."""
+    if settings.stripe_api_key is not None:
+        return "STRIPE_API_KEY"
+    param = settings.stripe_api_key_param or ""
+    if param.startswith(SECRETS_MANAGER_PREFIXES):
+        return f"the Secrets Manager secret {param.removeprefix('secretsmanager:')}"
+    return f"the SSM parameter {param}"
 
 
 def _portal_settings(settings: Settings) -> PortalSettings:

@@ -14,7 +14,7 @@ LAYERS = [
     ["errors"],
     ["domain"],
     ["settings", "budget", "observability", "snapstart"],
-    ["portal"],
+    ["portal", "readiness"],
     ["adapters"],
     ["web"],
     ["factory"],

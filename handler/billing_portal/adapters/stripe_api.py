@@ -125,6 +125,24 @@ class StripeApi:
                 return None
         return _subscription(found.to_dict(), customer)
 
+    def portal_configuration(self, configuration_id: str | None) -> dict[str, Any] | None:
+        """The portal configuration a session names (None: the account's default one, as Stripe
+        picks it for a session without `configuration`), as Stripe returns it; None when this
+        account and mode have no such configuration. For the readiness check, never a click."""
+        with stripe_errors():
+            if configuration_id is None:
+                page = self.client().v1.billing_portal.configurations.list(
+                    {"is_default": True, "limit": 1}
+                )
+                return page.data[0].to_dict() if page.data else None
+            try:
+                found = self.client().v1.billing_portal.configurations.retrieve(configuration_id)
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing":
+                    raise
+                return None
+        return found.to_dict()
+
     def create_customer(self, user_key: str, fields: dict[str, str], reserve_ms: int = 0) -> str:
         """A new Stripe customer for the user, with `fields` (email, name); its id.
 

@@ -16,6 +16,17 @@ from billing_portal.domain.request import SUBSCRIPTION_FLOWS, PortalRequest
 from billing_portal.domain.subscription import Subscription
 from billing_portal.errors import InvalidParameter
 
+# The portal configuration feature each flow needs enabled: with it off, Stripe refuses the
+# session (409 flow-unavailable). The readiness check and tools/portal_config.py read this map.
+FLOW_FEATURES = {
+    "customer_update": "customer_update",
+    "payment_method_update": "payment_method_update",
+    "subscription_cancel": "subscription_cancel",
+    "subscription_pause": "subscription_pause",
+    "subscription_update": "subscription_update",
+    "subscription_update_confirm": "subscription_update",
+}
+
 
 @dataclass(frozen=True)
 class ServerChoices:

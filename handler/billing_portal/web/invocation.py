@@ -9,6 +9,11 @@
 6. CORS and nosniff headers on every answer, errors included, and one access log line (with
    the version that answered, which the rollout's gate counts).
 
+One event is not a request: the PreTraffic hook's direct invocation `{"readiness": {...}}`
+(readiness.py), answered by the readiness check instead of the routes. API Gateway's and function
+URLs' events always hold `requestContext` and never a top-level `readiness`, so no HTTP request
+can reach the check.
+
 Errors and headers are handled here around `resolve`, not in powertools middleware: an error's
 answer is built by the exception handlers after the middleware chain has been left.
 """
@@ -34,6 +39,8 @@ from billing_portal.web.responses import EVERY_ANSWER, problem_response
 logger = Logger()
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# The readiness check, given the event's "readiness" object.
+ReadinessCheck = Callable[[Any], dict[str, Any]]
 
 
 def wrap(
@@ -42,6 +49,7 @@ def wrap(
     *,
     allowed_origins: frozenset[str],
     error_redirect_url: str | None,
+    readiness: ReadinessCheck,
 ) -> Handler:
     """The Lambda handler: the resolver's routes (web/api.py) with all of the above around."""
     _answer_errors(resolver, error_redirect_url)
@@ -53,6 +61,8 @@ def wrap(
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         deadline.start(context.get_remaining_time_in_millis())
+        if "readiness" in event and "requestContext" not in event:
+            return readiness(event["readiness"])
         started = time.perf_counter()
         response = resolver.resolve(event, context)
         # On every answer, errors included, so that a frontend can read it.
