@@ -96,7 +96,12 @@ TEAM_SETTINGS = {"USER_ID_CLAIM": "org_id", "BILLING_ROLE_CLAIM": "role", "BILLI
 
 
 class LocalServerError(Exception):
-    """Why the server cannot start, in one sentence for the person who started it."""
+    """Why the server cannot start, in one sentence for the person who started it (one line per
+    problem when there are several, as in a portal.yaml with two mistakes)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 def port_number(text: str) -> int:
@@ -213,12 +218,16 @@ class DevServer:
                 # (tools/portal_config.py); imported here, as only this path needs it.
                 from tools import portal_config
 
-                os.environ["PORTAL_CONFIGURATION_ID"], _ = portal_config.apply(
-                    portal_config.PORTAL_YAML,
-                    portal_config.LOCAL,
-                    api_key=DEFAULT_API_KEY,
-                    api_base=self._fake.url,
-                )
+                try:
+                    os.environ["PORTAL_CONFIGURATION_ID"], _ = portal_config.apply(
+                        portal_config.PORTAL_YAML,
+                        portal_config.LOCAL,
+                        api_key=DEFAULT_API_KEY,
+                        api_base=self._fake.url,
+                    )
+                except portal_config.PortalConfigError as exc:
+                    # Its lines already name the file and the field: one line each, no trace.
+                    raise LocalServerError(*exc.problems) from None
             self._seed()
             self._handler = _load_handler()
         except BaseException:
@@ -808,7 +817,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     except LocalServerError as exc:
-        raise SystemExit(f"local.server: {exc}") from None
+        raise SystemExit("\n".join(f"local.server: {line}" for line in exc.problems)) from None
     finally:
         # The terminal signals uv and python alike, and uv passes signals on: the same Ctrl-C
         # can arrive twice, and the second must not cut the cleanup short.

@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -432,6 +433,89 @@ def test_a_bad_setting_stops_the_command_with_one_plain_line() -> None:
         "local.server: ALLOWED_ORIGINS: 'app.example.com' is not an origin; "
         "write it as https://app.example.com"
     ]
+
+
+# portal.yaml as a new user gets it wrong: (what they wrote, the line the server stops with).
+SHIPPED_PORTAL = (ROOT / "portal.yaml").read_text(encoding="utf-8")
+PORTAL_MISTAKES = [
+    (
+        SHIPPED_PORTAL.replace("invoice_history:", "invoice_histroy:"),
+        "features.invoice_histroy: not a field of Stripe's portal configuration; "
+        "did you mean invoice_history?",
+    ),
+    (
+        SHIPPED_PORTAL.replace("login_page:\n  enabled: false", "login_page:\n  enabled: maybe"),
+        "login_page.enabled: Input should be a valid boolean, unable to interpret input "
+        "(got 'maybe')",
+    ),
+    (SHIPPED_PORTAL.replace("features:", "features: [", 1), "not valid YAML at line 21"),
+    (
+        SHIPPED_PORTAL.replace(
+            "  subscription_pause:\n    enabled: true", "  subscription_pause:\n    enabled: false"
+        ),
+        "features.subscription_pause.enabled: must be true: the function deep-links "
+        "flow=subscription_pause (with it off, users get 409 flow-unavailable)",
+    ),
+    (
+        SHIPPED_PORTAL.replace("name: billing-portal", "name: caf\u00e9"),
+        "not UTF-8 text at line 11; save it as UTF-8",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "told"), PORTAL_MISTAKES)
+def test_a_portal_yaml_mistake_stops_the_server_with_one_line_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, told: str
+) -> None:
+    from tools import portal_config
+
+    assert text != SHIPPED_PORTAL  # the mistake is really made
+    path = tmp_path / "portal.yaml"
+    # The last mistake: saved as Latin-1 (é is one byte that UTF-8 cannot start with).
+    path.write_bytes(text.encode("utf-8" if text.isascii() else "latin-1"))
+    monkeypatch.setattr(portal_config, "PORTAL_YAML", path)
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.delenv("PORTAL_CONFIGURATION_ID", raising=False)
+
+    with pytest.raises(LocalServerError) as refused:
+        DevServer(port=0).start()
+
+    assert refused.value.problems == (f"{path}: {told}",)
+
+
+def test_a_portal_yaml_mistake_ends_the_command_in_plain_lines_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import portal_config
+
+    path = tmp_path / "portal.yaml"
+    # Two flows turned off: a line each.
+    off = SHIPPED_PORTAL.replace(
+        "  subscription_pause:\n    enabled: true", "  subscription_pause:\n    enabled: false"
+    ).replace(
+        "  invoice_history:\n    enabled: true\n  payment_method_update:\n    enabled: true",
+        "  invoice_history:\n    enabled: true\n  payment_method_update:\n    enabled: false",
+    )
+    path.write_text(off, encoding="utf-8")
+    monkeypatch.setattr(portal_config, "PORTAL_YAML", path)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # pytest keeps its own handlers
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.delenv("PORTAL_CONFIGURATION_ID", raising=False)
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0"])
+
+    assert str(exited.value.code).splitlines() == [
+        f"local.server: {path}: features.payment_method_update.enabled: must be true: the "
+        "function deep-links flow=payment_method_update (with it off, users get 409 "
+        "flow-unavailable)",
+        f"local.server: {path}: features.subscription_pause.enabled: must be true: the function "
+        "deep-links flow=subscription_pause (with it off, users get 409 flow-unavailable)",
+        f"local.server: {path}: features.payment_method_update.enabled: must be true with "
+        "subscription_update (Stripe: cannot enable subscription updates while payment method "
+        "update is disabled)",
+    ]
+    assert capsys.readouterr() == ("", "")  # no banner, no traceback
 
 
 @pytest.mark.parametrize(("text", "port"), [("0", 0), ("3000", 3000), ("65535", 65535)])

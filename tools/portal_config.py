@@ -67,9 +67,14 @@ class PortalConfigError(Exception):
 def load(path: Path, env: samconfig.Environment | None = None) -> ConfigurationCreate:
     """The file, checked against Stripe's types and the deployment; PortalConfigError if not."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PortalConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise PortalConfigError(
+            f"{path}: not UTF-8 text at line {line}; save it as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
@@ -324,11 +329,13 @@ def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
     if local:
         return local, base
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
     location = env.stripe_key_location
-    session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
     try:
+        # The session is made inside the try: a profile samconfig.toml names but this machine
+        # lacks is raised here (ProfileNotFound), not at the first call.
+        session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
         if location.startswith("secretsmanager:"):
             secret = location.removeprefix("secretsmanager:")
             client = session.client("secretsmanager")
@@ -338,6 +345,18 @@ def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise PortalConfigError(f"cannot read the Stripe key from {location}: {code}") from None
+    except ProfileNotFound:
+        raise PortalConfigError(
+            f"cannot read the Stripe key from {location}: the AWS profile {env.profile!r} "
+            f"(samconfig.toml, --env {env.name}) is not configured on this machine; create it "
+            f"(aws configure --profile {env.profile}) or set STRIPE_API_KEY"
+        ) from None
+    except NoCredentialsError:
+        raise PortalConfigError(
+            f"cannot read the Stripe key from {location}: no AWS credentials found "
+            "(set a profile in samconfig.toml, AWS_PROFILE or AWS_ACCESS_KEY_ID, "
+            "or set STRIPE_API_KEY)"
+        ) from None
     except BotoCoreError as exc:
         raise PortalConfigError(f"cannot read the Stripe key from {location}: {exc}") from None
 
