@@ -1,8 +1,8 @@
 """The whole product on one machine, no Docker or AWS: a local server with a Billing button.
 
-    python3 -m uv run python -m local.server             # then open http://127.0.0.1:3000/
-    python3 -m uv run python -m local.server --port 0    # any free port
-    python3 -m uv run python -m local.server --auth cookie   # the function checks a cookie
+    python3 uvw.py run python -m local.server             # then open http://127.0.0.1:3000/
+    python3 uvw.py run python -m local.server --port 0    # any free port
+    python3 uvw.py run python -m local.server --auth cookie   # the function checks a cookie
 
 It plays API Gateway in front of the real lambda_handler (local/apigw.py): every request to
 /billing/portal becomes an HTTP API event, signed in as the demo user by the authorizer it plays
@@ -552,7 +552,7 @@ class DevServer:
                 f"  auth          {self.auth} (local issuer {LOCAL_ISSUER}, audience {AUDIENCE})",
                 f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
                 f"  DynamoDB      moto at {self._moto_url}, table {self.table} ({customer})",
-                f"  link a user   python3 -m uv run python -m tools.link_customer "
+                f"  link a user   python3 uvw.py run python -m tools.link_customer "
                 f"USER cus_... --local {self._moto_url}{self._table_flags()}",
                 f"  Stripe        {stripe_line}",
                 "Ctrl-C stops it.",
@@ -751,7 +751,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m local.server",
+        prog="python3 uvw.py run python -m local.server",
         description="Serve a demo page with a Billing button in front of the real handler.",
         epilog="Any setting the handler reads (PORTAL_CONFIGURATION_ID, ERROR_REDIRECT_URL, "
         "POWERTOOLS_LOG_LEVEL...) can be set in the environment; a bad one stops the server. "

@@ -539,9 +539,9 @@ def test_each_port_flag_is_checked_as_a_port(capsys: pytest.CaptureFixture[str],
     assert exited.value.code == 2  # argparse's usage error, before anything starts
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("usage: python -m local.server ")
+    assert err.startswith("usage: python3 uvw.py run python -m local.server ")
     assert err.splitlines()[-1] == (
-        f"python -m local.server: error: argument {flag}: "
+        f"python3 uvw.py run python -m local.server: error: argument {flag}: "
         "'70000' is not a port: use 0..65535 (0 picks any free port)"
     )
 

@@ -1,6 +1,6 @@
 """Deploy one environment so that it does what the template and samconfig.toml say, then prove it.
 
-    python3 -m uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
+    python3 uvw.py run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
         [--no-portal] [Key=Value ...]
 
 1. `portal.yaml` applied to the environment's Stripe account (tools.portal_config), whose
@@ -177,7 +177,8 @@ def function_name(cloudformation: Any, stack: str) -> str:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.deploy", description=(__doc__ or "").splitlines()[0]
+        prog="python3 uvw.py run python -m tools.deploy",
+        description=(__doc__ or "").splitlines()[0],
     )
     parser.add_argument("--env", default="default", help="samconfig.toml environment (default)")
     parser.add_argument("--no-build", action="store_true", help="deploy the last `sam build`")

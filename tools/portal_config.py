@@ -1,8 +1,8 @@
 """portal.yaml: the Stripe customer-portal configuration, kept beside the code that depends on it.
 
-    python3 -m uv run python -m tools.portal_config check portal.yaml [--env ENV]
-    python3 -m uv run python -m tools.portal_config plan portal.yaml --env ENV
-    python3 -m uv run python -m tools.portal_config apply portal.yaml --env ENV
+    python3 uvw.py run python -m tools.portal_config check portal.yaml [--env ENV]
+    python3 uvw.py run python -m tools.portal_config plan portal.yaml --env ENV
+    python3 uvw.py run python -m tools.portal_config apply portal.yaml --env ENV
 
 `check` runs offline: the file against Stripe's parameter types (tools/portal_params.py, the
 pinned SDK's ConfigurationCreateParams) and against what the function deep-links (every flow
@@ -370,7 +370,7 @@ def _mode(api_key: str) -> str:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.portal_config", description=__doc__.splitlines()[0]
+        prog="python3 uvw.py run python -m tools.portal_config", description=__doc__.splitlines()[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, env_required, text in (
