@@ -10,9 +10,9 @@ It plays API Gateway in front of the real lambda_handler (local/apigw.py): every
 function: bearer; --auth cookie: a sign-in cookie). DynamoDB is moto's server
 with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
 stand-in (testing/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
-GET / serves the demo page (local/demo.html); GET /billing.js serves local/billing.js to any page,
-allowed to navigate to the stand-in's portal pages; GET /openapi.yaml the endpoint's OpenAPI 3.1
-document (docs/openapi.yaml).
+GET / serves the demo page (local/demo.html); GET /billing.js serves local/billing.js as it is (the
+file you copy: it accepts the stand-in's portal pages while the API is on loopback) to any page;
+GET /openapi.yaml the endpoint's OpenAPI 3.1 document (docs/openapi.yaml).
 
 A bad setting stops it before it starts, in one line. The terminal shows one line per request
 (method, path, status, time, problem type); the handler's JSON logs only from WARNING up, unless
@@ -77,7 +77,6 @@ JSON = ("Content-Type", "application/json")
 PAGE = Path(__file__).with_name("demo.html")
 SCRIPT = Path(__file__).with_name("billing.js")
 OPENAPI = Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml"
-STRIPE_PORTAL = "https://billing.stripe.com"
 # The README's frontend snippets name these example hosts; the demo page is those snippets with
 # both pointed at this server.
 SNIPPET_API = "https://api.example.com"
@@ -502,14 +501,6 @@ class DevServer:
         """The session cookie a sign-in sets (or a sign-out clears), as an app's login would."""
         return session_cookie(self.token() if signed_in else None)
 
-    def script(self) -> bytes:
-        """local/billing.js, allowed to navigate to the stand-in's portal pages instead of
-        Stripe's when the stand-in is what creates the sessions."""
-        text = SCRIPT.read_text(encoding="utf-8")
-        if self._fake is not None:
-            text = text.replace(f'"{STRIPE_PORTAL}"', f'"{self._fake.url}"')
-        return text.encode("utf-8")
-
     def _table_flags(self) -> str:
         """link_customer's flags for a table laid out other than the demo's."""
         flags = {
@@ -708,7 +699,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ("Cache-Control", "no-store"),
                 ("Access-Control-Allow-Origin", "*"),
             ]
-            answer = HttpResponse(200, headers, dev.script())
+            answer = HttpResponse(200, headers, SCRIPT.read_bytes())
         else:  # API Gateway's answer for a route it does not have
             answer = HttpResponse(404, [JSON], b'{"message":"Not Found"}')
         # Printed before answering: once the client has its answer, nothing of this request is

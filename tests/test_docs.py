@@ -316,3 +316,12 @@ def test_the_command_check_catches_the_form_that_fails(tmp_path: Path) -> None:
         "page.md:2: Then `python3 -m uv run sam build`,",
         "page.md:3: or python -m uv sync.",
     ]
+
+
+def test_the_readme_says_how_long_billing_js_is() -> None:
+    said = re.search(
+        r"\[`local/billing.js`\]\(local/billing.js\) \((\d+) lines", README.read_text()
+    )
+    assert said, "the README no longer says how long billing.js is"
+    lines = len((ROOT / "local" / "billing.js").read_text(encoding="utf-8").splitlines())
+    assert int(said.group(1)) == lines
