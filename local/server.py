@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import socket
 import sys
@@ -339,9 +340,11 @@ class DevServer:
         key = os.environ.get("CUSTOMERS_TABLE_KEY") or None
         create_table(dynamodb, self.table, key)
         self.account  # noqa: B018 - a USER_ID_CLAIM no local claim answers stops the start here
+        # Made with --no-seed too, left unlinked: the banner's link_customer line then names a
+        # customer this Stripe has, and works as printed (an invented cus_123 ends in a 404).
+        self.customer_id = self._create_customer()
         if not self.seed:
             return
-        self.customer_id = self._create_customer()
         attribute = os.environ.get("CUSTOMER_ID_ATTRIBUTE") or "stripe_customer_id"
         put_customer(
             dynamodb, self.account, self.customer_id, self.table, key=key, attribute=attribute
@@ -352,7 +355,8 @@ class DevServer:
         return os.environ.get("CUSTOMERS_TABLE") or DEMO_TABLE
 
     def _create_customer(self) -> str:
-        """The demo customer, made through the SDK at whichever Stripe the handler will use."""
+        """The demo customer, made through the SDK at whichever Stripe the handler will use
+        (with --no-seed, the one the banner offers to link)."""
         base = os.environ.get("STRIPE_API_BASE")
         client = stripe.StripeClient(
             os.environ["STRIPE_API_KEY"],
@@ -534,7 +538,10 @@ class DevServer:
             stripe_line = f"local stand-in at {self._fake.url} (testing/fake_stripe.py)"
         else:
             stripe_line = "Stripe test mode (STRIPE_API_KEY)"
-        customer = f"{self.account} -> {self.customer_id}" if self.customer_id else "not seeded"
+        if self.seed:
+            customer = f"{self.account} -> {self.customer_id}"
+        else:
+            customer = f"empty; {self.customer_id} is in Stripe, linked to nobody"
         team = f", {self.role or 'no role'} of {self.org}" if self.org is not None else ""
         return "\n".join(
             [
@@ -544,7 +551,8 @@ class DevServer:
                 f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
                 f"  DynamoDB      moto at {self._moto_url}, table {self.table} ({customer})",
                 f"  link a user   python3 uvw.py run python -m tools.link_customer "
-                f"USER cus_... --local {self._moto_url}{self._table_flags()}",
+                f"{shlex.quote(self.account)} {self.customer_id} --local {self._moto_url}"
+                f"{self._table_flags()}",
                 f"  Stripe        {stripe_line}",
                 "Ctrl-C stops it.",
             ]

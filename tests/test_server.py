@@ -10,6 +10,7 @@ import json
 import os
 import re
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -282,6 +283,25 @@ def test_no_seed_is_a_404_until_link_customer_local_links_the_user(
         status, _, _ = form_post(empty, return_url=empty.url)
         assert status == 303
         assert list(stand_in(empty).sessions.values())[-1]["customer"] == customer
+
+
+def test_the_banners_link_customer_line_works_as_printed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with DevServer(port=0, seed=False) as empty:
+        [line] = [line for line in empty.banner().splitlines() if "tools.link_customer" in line]
+        command = shlex.split(line.split("link a user", 1)[1])
+        assert command[:5] == ["python3", "uvw.py", "run", "python", "-m"]
+        assert form_post(empty, return_url=empty.url)[0] == 404
+
+        # What the user pastes, after `python -m tools.link_customer`.
+        assert link_customer.main(command[6:]) == 0
+
+        assert capsys.readouterr().out.splitlines()[-1] == f"{empty.user} -> {empty.customer_id}"
+        status, headers, _ = form_post(empty, return_url=empty.url)
+        assert status == 303
+        assert headers["Location"].startswith(f"{stand_in(empty).url}/p/session/")
 
 
 def test_a_log_level_powertools_cannot_use_is_refused_naming_it(
