@@ -641,8 +641,12 @@ def _network_error(exc: stripe.APIConnectionError) -> str:
 
 
 def _problem_slug(answer: HttpResponse) -> str | None:
-    """The problem type's last segment (`invalid-parameter`) of a problem+json answer."""
+    """The problem type's last segment (`invalid-parameter`) of a problem+json answer, or of
+    the error page a browser's navigation gets (web/error_page.py marks it on <main>)."""
     content_type = dict((k.lower(), v) for k, v in answer.headers).get("content-type", "")
+    if content_type.startswith("text/html") and answer.status >= 400:
+        found = re.search(rb'<main data-problem-type="[^"]*/([a-z-]+)"', answer.body)
+        return found.group(1).decode() if found else None
     if not content_type.startswith("application/problem+json"):
         return None
     try:

@@ -153,7 +153,7 @@ class TestDemoServer:
     def test_hostile_return_url_gets_the_400_problem(self, server: DevServer) -> None:
         status, headers, body = request(
             f"{server.url}billing/portal?return_url=https://evil.example/",
-            headers={"Accept": BROWSER_ACCEPT},
+            headers={"Accept": "application/json"},
         )
 
         assert status == 400
@@ -162,6 +162,26 @@ class TestDemoServer:
         assert problem["type"] == PROBLEM + "invalid-parameter"
         assert [e["parameter"] for e in problem["errors"]] == ["return_url"]
         assert problem["instance"] == headers["Apigw-Requestid"]
+
+    def test_the_hostile_link_in_a_browser_gets_a_page_back_to_the_app_not_evil(
+        self, server: DevServer
+    ) -> None:
+        status, headers, body = request(
+            f"{server.url}billing/portal?return_url=https://evil.example/",
+            headers={"Accept": BROWSER_ACCEPT},
+        )
+
+        assert status == 400
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "script-src" not in headers["Content-Security-Policy"]
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+        page = body.decode()
+        assert "<code>return_url</code>" in page
+        assert "evil.example" in page  # named in the reason ...
+        assert 'href="https://evil.example' not in page  # ... never linked
+        assert f'<a class="back" href="{server.url}">' in page  # DEFAULT_RETURN_URL instead
+        assert headers["Apigw-Requestid"] in page
 
     def test_cookie_mode_is_the_csrf_check_a_page_on_another_origin_meets(
         self, server: DevServer
@@ -273,7 +293,7 @@ def test_no_seed_is_a_404_until_link_customer_local_links_the_user(
     with DevServer(port=0, seed=False) as empty:
         status, _, body = form_post(empty, return_url=empty.url)
         assert status == 404
-        assert json.loads(body)["type"] == PROBLEM + "no-billing-account"
+        assert f'data-problem-type="{PROBLEM}no-billing-account"'.encode() in body
 
         # The tool the docs name for linking, pointed at this server's DynamoDB.
         customer = stand_in(empty).add_customer(email="linked@example.com")

@@ -81,6 +81,7 @@ def build(
         deadline,
         allowed_origins=settings.allowed_origins,
         error_redirect_url=settings.error_redirect_url,
+        default_return_url=settings.default_return_url,
     )
 
 
