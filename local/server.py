@@ -367,9 +367,12 @@ class DevServer:
                 {"email": self.email, "name": DEMO_NAME, "metadata": {"user_key": self.account}}
             )
         except stripe.APIConnectionError as exc:
+            from tools.portal_config import unreachable
+
+            check = "STRIPE_API_BASE" if base else "the connection"
             raise LocalServerError(
-                f"could not reach Stripe ({_network_error(exc)}) to create the demo customer; "
-                "check the connection, or unset STRIPE_API_KEY to use the local stand-in."
+                f"{unreachable(exc, base)} to create the demo customer; check {check}, or "
+                "unset STRIPE_API_KEY to use the local stand-in."
             ) from None
         except stripe.StripeError as exc:
             message = " ".join((exc.user_message or "no message").split())
@@ -631,13 +634,6 @@ def _origins_hint(value: str) -> str | None:
             return f"{said} is not an origin; write it as {suggestion}"
         return f"{said} {problem}; write it as {suggestion}"
     return None
-
-
-def _network_error(exc: stripe.APIConnectionError) -> str:
-    """The SDK's "(Network error: ...)" part of its message, on one line."""
-    message = exc.user_message or str(exc) or type(exc).__name__
-    found = re.search(r"\(Network error: (.*)\)\s*\Z", message, re.S)
-    return " ".join((found.group(1) if found else message).split())
 
 
 def _problem_slug(answer: HttpResponse) -> str | None:

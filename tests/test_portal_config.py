@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import typing
 import urllib.parse
 import urllib.request
@@ -319,6 +320,26 @@ def test_a_file_not_in_utf8_is_one_line_naming_the_line(
         1,
         [],
         [f"portal_config: {path}: not UTF-8 text at line 2; save it as UTF-8"],
+    )
+
+
+def test_a_stripe_api_base_nobody_answers_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        base = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
+        monkeypatch.setenv("STRIPE_API_BASE", base)
+
+        status, _, err = run(capsys, "plan", str(SHIPPED), "--env", "default")
+
+    assert (status, err) == (
+        1,
+        [
+            f"portal_config: the Stripe API at {base} could not be reached (Connection refused); "
+            "check STRIPE_API_BASE"
+        ],
     )
 
 

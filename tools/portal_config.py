@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -274,7 +275,7 @@ def plan(
 ) -> Plan:
     params = desired(load(path, env), env)
     client = _client(api_key, api_base)
-    current = _stripe_call(lambda: find(client, env))
+    current = _stripe_call(lambda: find(client, env), api_base)
     return Plan(current.to_dict() if current is not None else None, params)
 
 
@@ -307,9 +308,23 @@ def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
     )
 
 
-def _stripe_call(call: Any) -> Any:
+def unreachable(exc: stripe.APIConnectionError, api_base: str | None) -> str:
+    """ "the Stripe API at <base> could not be reached (Connection refused)": the SDK's own text
+    for this asks to write to support@stripe.com, which a wrong STRIPE_API_BASE port is not."""
+    message = exc.user_message or str(exc)
+    found = re.search(r"\[Errno -?\d+\] ([^\"')]+)", message) or re.search(
+        r"\(Network error: (\w+)", message
+    )
+    reason = f" ({found.group(1).strip()})" if found else ""
+    return f"the Stripe API at {api_base or stripe.DEFAULT_API_BASE} could not be reached{reason}"
+
+
+def _stripe_call(call: Any, api_base: str | None = None) -> Any:
     try:
         return call()
+    except stripe.APIConnectionError as exc:
+        hint = "check STRIPE_API_BASE" if api_base else "check the connection"
+        raise PortalConfigError(f"{unreachable(exc, api_base)}; {hint}") from None
     except stripe.AuthenticationError:
         raise PortalConfigError("Stripe rejected the API key") from None
     except stripe.StripeError as exc:
