@@ -618,6 +618,9 @@ def _origins_hint(value: str) -> str | None:
             continue
         candidate = item if "://" in item else f"https://{item}"
         parts = urlsplit(candidate)
+        if "://" not in item and parts.hostname in LOCAL_HOSTS:
+            # A dev server on this machine (localhost:8080) speaks http.
+            candidate = f"http://{item}"
         if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
             candidate = "https" + candidate[4:]
         try:

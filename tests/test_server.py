@@ -439,6 +439,13 @@ def _refused(*args: str, **env: str) -> tuple[int, str, str]:
         ),
         ("http://app.example.com", "write it as https://app.example.com"),
         ("https://app.example.com/settings", "write it as https://app.example.com"),
+        # A dev server on this machine speaks http: the suggestion must work as written.
+        (
+            "localhost:8080",
+            "'localhost:8080' is not an origin; write it as http://localhost:8080",
+        ),
+        ("127.0.0.1:5173", "write it as http://127.0.0.1:5173"),
+        ("http://localhost:8080/app", "write it as http://localhost:8080"),
     ],
 )
 def test_a_bad_allowed_origin_is_refused_before_the_server_starts(
