@@ -411,9 +411,12 @@ def test_function_mode_verifies_the_bearer_token_and_refuses_the_tokenless_form(
 
         page.get_by_role("button", name="Billing", exact=True).click()
         page.wait_for_load_state()
-        shown: dict[str, Any] = json.loads(page.locator("body").inner_text())
-        assert shown["status"] == 401
-        assert shown["type"].endswith("/unauthenticated")
+        # The browser shows the error page: what happened and what to do.
+        assert page.get_by_role("heading", level=1).inner_text() == (
+            "Billing could not open: authentication required"
+        )
+        assert "sign in again" in page.locator("main").inner_text()
+        assert "unauthenticated, status 401" in page.locator(".ref").inner_text()
 
         page.goto(server.url)
         page.get_by_role("button", name="Billing (fetch)", exact=True).click()
