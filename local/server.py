@@ -480,6 +480,12 @@ class DevServer:
         who = f"{self.user} ({self.email})"
         if self.org is not None:
             who += f", {self.role or 'no role'} of organisation {self.org}"
+        # In cookie mode only the cookie signs you in: without it the page must not claim you are.
+        who = f"<code>{html.escape(who)}</code>"
+        if self.auth == "cookie" and not signed_in:
+            who_line = f"Not signed in: <b>Sign in</b> below sets the cookie for {who}."
+        else:
+            who_line = f"Signed in as {who}."
         notes = NOTES[self.auth]
         sign_in = ""
         if self.auth == "cookie":
@@ -490,7 +496,7 @@ class DevServer:
                 f'<span id="session">{state}</span>'
             )
         values = {
-            "{{WHO}}": html.escape(who),
+            "{{WHO}}": who_line,
             "{{AUTH}}": self.auth,
             "{{AUTH_NOTE}}": notes["auth"],
             "{{FORM_NOTE}}": notes["form"],

@@ -429,10 +429,23 @@ def test_cookie_mode_signs_in_with_a_cookie_and_then_the_plain_form_works(
 ) -> None:
     with auth_mode(server, page, "cookie"):
         assert page.locator("#session").inner_text() == "not signed in: no cookie"
+        # The top of the page agrees: nobody is signed in before the cookie is set.
+        assert (
+            page.locator("#who")
+            .inner_text()
+            .startswith(
+                "Not signed in: Sign in below sets the cookie for demo-user (demo@example.com)."
+            )
+        )
 
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(server.url)
         assert page.locator("#session").inner_text() == "signed in: the cookie is set"
+        assert (
+            page.locator("#who")
+            .inner_text()
+            .startswith("Signed in as demo-user (demo@example.com).")
+        )
         (cookie,) = page.context.cookies()
         assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("id_token", True, "Lax")
 
