@@ -57,6 +57,12 @@ STACK_POLICY = {
 }
 
 
+GUIDED_HINT = (
+    "tools.deploy: not the 'sam deploy --guided' sam suggests above: tools.deploy deploys now, "
+    "with every parameter from samconfig.toml (a bare or guided deploy keeps stale values)"
+)
+
+
 class DeployError(Exception):
     """One plain line for the user."""
 
@@ -213,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.check_only:
             if not args.no_build:
                 run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
+                # sam build ends with "Deploy: sam deploy --guided": right after it, say which wins.
+                print(GUIDED_HINT, flush=True)
             with tempfile.TemporaryDirectory() as folder:
                 run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
         session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
