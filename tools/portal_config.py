@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key, api_base = stripe_key(env)
         where = f"{env.stack_name}'s Stripe account ({_mode(api_key)})"
         if args.command == "plan":
-            print(f"{args.file} against {where}:")
+            print(f"{args.file} against {where}:", flush=True)  # before any error line
             print("\n".join(plan(args.file, env, api_key=api_key, api_base=api_base).lines()))
             return 0
         config_id, changed = apply(args.file, env, api_key=api_key, api_base=api_base)
