@@ -79,7 +79,16 @@ def _problem(status: int, slugs: list[str]) -> dict[str, Any]:
         }
     answer: dict[str, Any] = {
         "description": ", ".join(slugs),
-        "content": {"application/problem+json": {"schema": schema}},
+        "content": {
+            "application/problem+json": {"schema": schema},
+            # A browser's navigation (Accept names text/html) without ERROR_REDIRECT_URL.
+            "text/html": {
+                "schema": {
+                    "type": "string",
+                    "description": "The same problem as a page for people (web/error_page.py).",
+                }
+            },
+        },
     }
     if headers:
         answer["headers"] = headers
