@@ -70,12 +70,37 @@ def private_uv() -> str:
     return str(uv)
 
 
+# What the local demo runs needs only the default dependency group ("demo"); every other command
+# (pytest, ruff, mypy, sam, tools.deploy, bench...) gets the "dev" group too, installed the first
+# time one runs. So the README's first command does not wait for Playwright and the SAM CLI.
+DEMO_MODULES = frozenset(
+    {"local.server", "local.invoke", "local.openapi", "tools.link_customer", "tools.portal_config"}
+)
+GROUP_FLAGS = ("--group", "--only-group", "--all-groups", "--no-group", "--no-default-groups")
+
+
+def with_groups(args: list[str]) -> list[str]:
+    """uv's arguments, with `--group dev` after `run` or `sync` unless the command is the demo's
+    (`run python -m local.server`) or the caller chose groups."""
+    if not args or args[0] not in ("run", "sync"):
+        return args
+    if any(arg.split("=")[0] in GROUP_FLAGS or arg == "--no-dev" for arg in args):
+        return args
+    if args[0] == "run":
+        for i, arg in enumerate(args[1:-2], 1):
+            if arg in ("python", "python3") and args[i + 1] == "-m":
+                if args[i + 2] in DEMO_MODULES:
+                    return args
+                break
+    return [args[0], "--group", "dev", *args[1:]]
+
+
 def main() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 (this file runs before any project Python)
         fail(f"billing-portal needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     uv = installed_uv() or private_uv()
     os.environ.setdefault("UV_PYTHON", sys.executable)
-    argv = [uv, *sys.argv[1:]]
+    argv = [uv, *with_groups(sys.argv[1:])]
     if os.name == "nt":
         raise SystemExit(subprocess.run(argv, check=False).returncode)  # noqa: S603
     # uv takes over this process: Ctrl-C and the exit status are its own.

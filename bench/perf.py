@@ -1,9 +1,9 @@
 """Benchmark: cold start, warm path, connections, size and token checks, ours vs the naive shape.
 
-    python3 -m uv run python -m bench.perf                  # every section, ~6 minutes
-    python3 -m uv run python -m bench.perf --only warm      # the warm path and its own overhead
-    python3 -m uv run python -m bench.perf --only cold --cold-runs 30 --pythons 3.13
-    python3 -m uv run python -m bench.perf --instructions   # instruction counts (valgrind)
+    python3 uvw.py run python -m bench.perf                  # every section, ~6 minutes
+    python3 uvw.py run python -m bench.perf --only warm      # the warm path and its own overhead
+    python3 uvw.py run python -m bench.perf --only cold --cold-runs 30 --pythons 3.13
+    python3 uvw.py run python -m bench.perf --instructions   # instruction counts (valgrind)
 
 Sections (--only, comma-separated): cold, warm, connections, size, auth. Prints tables and
 naive/ours ratios; asserts nothing. Take medians, and expect noise on a busy machine (it prints

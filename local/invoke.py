@@ -1,7 +1,7 @@
 """Invoke the real handler with events/*.json on this machine, no AWS, Stripe or Docker needed.
 
-    python3 -m uv run python -m local.invoke                    # every event in events/
-    python3 -m uv run python -m local.invoke events/home.json   # just these
+    python3 uvw.py run python -m local.invoke                    # every event in events/
+    python3 uvw.py run python -m local.invoke events/home.json   # just these
 
 DynamoDB is moto (in process) seeded with the demo user; Stripe is the local stand-in
 (testing/fake_stripe.py). A file that is not an API Gateway HTTP API event (payload 2.0) is

@@ -1,8 +1,8 @@
 """The whole product on one machine, no Docker or AWS: a local server with a Billing button.
 
-    python3 -m uv run python -m local.server             # then open http://127.0.0.1:3000/
-    python3 -m uv run python -m local.server --port 0    # any free port
-    python3 -m uv run python -m local.server --auth cookie   # the function checks a cookie
+    python3 uvw.py run python -m local.server             # then open http://127.0.0.1:3000/
+    python3 uvw.py run python -m local.server --port 0    # any free port
+    python3 uvw.py run python -m local.server --auth cookie   # the function checks a cookie
 
 It plays API Gateway in front of the real lambda_handler (local/apigw.py): every request to
 /billing/portal becomes an HTTP API event, signed in as the demo user by the authorizer it plays
@@ -10,9 +10,9 @@ It plays API Gateway in front of the real lambda_handler (local/apigw.py): every
 function: bearer; --auth cookie: a sign-in cookie). DynamoDB is moto's server
 with the table from template.yaml, seeded with the demo user's customer; Stripe is the local
 stand-in (testing/fake_stripe.py) or, with STRIPE_API_KEY=sk_test_... set, Stripe's test mode.
-GET / serves the demo page (local/demo.html); GET /billing.js serves local/billing.js to any page,
-allowed to navigate to the stand-in's portal pages; GET /openapi.yaml the endpoint's OpenAPI 3.1
-document (docs/openapi.yaml).
+GET / serves the demo page (local/demo.html); GET /billing.js serves local/billing.js as it is (the
+file you copy: it accepts the stand-in's portal pages while the API is on loopback) to any page;
+GET /openapi.yaml the endpoint's OpenAPI 3.1 document (docs/openapi.yaml).
 
 A bad setting stops it before it starts, in one line. The terminal shows one line per request
 (method, path, status, time, problem type); the handler's JSON logs only from WARNING up, unless
@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import socket
 import sys
@@ -77,7 +78,6 @@ JSON = ("Content-Type", "application/json")
 PAGE = Path(__file__).with_name("demo.html")
 SCRIPT = Path(__file__).with_name("billing.js")
 OPENAPI = Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml"
-STRIPE_PORTAL = "https://billing.stripe.com"
 # The README's frontend snippets name these example hosts; the demo page is those snippets with
 # both pointed at this server.
 SNIPPET_API = "https://api.example.com"
@@ -96,7 +96,12 @@ TEAM_SETTINGS = {"USER_ID_CLAIM": "org_id", "BILLING_ROLE_CLAIM": "role", "BILLI
 
 
 class LocalServerError(Exception):
-    """Why the server cannot start, in one sentence for the person who started it."""
+    """Why the server cannot start, in one sentence for the person who started it (one line per
+    problem when there are several, as in a portal.yaml with two mistakes)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 def port_number(text: str) -> int:
@@ -213,12 +218,16 @@ class DevServer:
                 # (tools/portal_config.py); imported here, as only this path needs it.
                 from tools import portal_config
 
-                os.environ["PORTAL_CONFIGURATION_ID"], _ = portal_config.apply(
-                    portal_config.PORTAL_YAML,
-                    portal_config.LOCAL,
-                    api_key=DEFAULT_API_KEY,
-                    api_base=self._fake.url,
-                )
+                try:
+                    os.environ["PORTAL_CONFIGURATION_ID"], _ = portal_config.apply(
+                        portal_config.PORTAL_YAML,
+                        portal_config.LOCAL,
+                        api_key=DEFAULT_API_KEY,
+                        api_base=self._fake.url,
+                    )
+                except portal_config.PortalConfigError as exc:
+                    # Its lines already name the file and the field: one line each, no trace.
+                    raise LocalServerError(*exc.problems) from None
             self._seed()
             self._handler = _load_handler()
         except BaseException:
@@ -331,9 +340,11 @@ class DevServer:
         key = os.environ.get("CUSTOMERS_TABLE_KEY") or None
         create_table(dynamodb, self.table, key)
         self.account  # noqa: B018 - a USER_ID_CLAIM no local claim answers stops the start here
+        # Made with --no-seed too, left unlinked: the banner's link_customer line then names a
+        # customer this Stripe has, and works as printed (an invented cus_123 ends in a 404).
+        self.customer_id = self._create_customer()
         if not self.seed:
             return
-        self.customer_id = self._create_customer()
         attribute = os.environ.get("CUSTOMER_ID_ATTRIBUTE") or "stripe_customer_id"
         put_customer(
             dynamodb, self.account, self.customer_id, self.table, key=key, attribute=attribute
@@ -344,7 +355,8 @@ class DevServer:
         return os.environ.get("CUSTOMERS_TABLE") or DEMO_TABLE
 
     def _create_customer(self) -> str:
-        """The demo customer, made through the SDK at whichever Stripe the handler will use."""
+        """The demo customer, made through the SDK at whichever Stripe the handler will use
+        (with --no-seed, the one the banner offers to link)."""
         base = os.environ.get("STRIPE_API_BASE")
         client = stripe.StripeClient(
             os.environ["STRIPE_API_KEY"],
@@ -355,9 +367,12 @@ class DevServer:
                 {"email": self.email, "name": DEMO_NAME, "metadata": {"user_key": self.account}}
             )
         except stripe.APIConnectionError as exc:
+            from tools.portal_config import unreachable
+
+            check = "STRIPE_API_BASE" if base else "the connection"
             raise LocalServerError(
-                f"could not reach Stripe ({_network_error(exc)}) to create the demo customer; "
-                "check the connection, or unset STRIPE_API_KEY to use the local stand-in."
+                f"{unreachable(exc, base)} to create the demo customer; check {check}, or "
+                "unset STRIPE_API_KEY to use the local stand-in."
             ) from None
         except stripe.StripeError as exc:
             message = " ".join((exc.user_message or "no message").split())
@@ -465,6 +480,12 @@ class DevServer:
         who = f"{self.user} ({self.email})"
         if self.org is not None:
             who += f", {self.role or 'no role'} of organisation {self.org}"
+        # In cookie mode only the cookie signs you in: without it the page must not claim you are.
+        who = f"<code>{html.escape(who)}</code>"
+        if self.auth == "cookie" and not signed_in:
+            who_line = f"Not signed in: <b>Sign in</b> below sets the cookie for {who}."
+        else:
+            who_line = f"Signed in as {who}."
         notes = NOTES[self.auth]
         sign_in = ""
         if self.auth == "cookie":
@@ -475,7 +496,7 @@ class DevServer:
                 f'<span id="session">{state}</span>'
             )
         values = {
-            "{{WHO}}": html.escape(who),
+            "{{WHO}}": who_line,
             "{{AUTH}}": self.auth,
             "{{AUTH_NOTE}}": notes["auth"],
             "{{FORM_NOTE}}": notes["form"],
@@ -492,14 +513,6 @@ class DevServer:
     def sign_in_cookie(self, signed_in: bool) -> str:
         """The session cookie a sign-in sets (or a sign-out clears), as an app's login would."""
         return session_cookie(self.token() if signed_in else None)
-
-    def script(self) -> bytes:
-        """local/billing.js, allowed to navigate to the stand-in's portal pages instead of
-        Stripe's when the stand-in is what creates the sessions."""
-        text = SCRIPT.read_text(encoding="utf-8")
-        if self._fake is not None:
-            text = text.replace(f'"{STRIPE_PORTAL}"', f'"{self._fake.url}"')
-        return text.encode("utf-8")
 
     def _table_flags(self) -> str:
         """link_customer's flags for a table laid out other than the demo's."""
@@ -534,7 +547,10 @@ class DevServer:
             stripe_line = f"local stand-in at {self._fake.url} (testing/fake_stripe.py)"
         else:
             stripe_line = "Stripe test mode (STRIPE_API_KEY)"
-        customer = f"{self.account} -> {self.customer_id}" if self.customer_id else "not seeded"
+        if self.seed:
+            customer = f"{self.account} -> {self.customer_id}"
+        else:
+            customer = f"empty; {self.customer_id} is in Stripe, linked to nobody"
         team = f", {self.role or 'no role'} of {self.org}" if self.org is not None else ""
         return "\n".join(
             [
@@ -543,8 +559,9 @@ class DevServer:
                 f"  auth          {self.auth} (local issuer {LOCAL_ISSUER}, audience {AUDIENCE})",
                 f"  endpoint      {self.url.rstrip('/')}{ROUTE}",
                 f"  DynamoDB      moto at {self._moto_url}, table {self.table} ({customer})",
-                f"  link a user   python3 -m uv run python -m tools.link_customer "
-                f"USER cus_... --local {self._moto_url}{self._table_flags()}",
+                f"  link a user   python3 uvw.py run python -m tools.link_customer "
+                f"{shlex.quote(self.account)} {self.customer_id} --local {self._moto_url}"
+                f"{self._table_flags()}",
                 f"  Stripe        {stripe_line}",
                 "Ctrl-C stops it.",
             ]
@@ -607,6 +624,9 @@ def _origins_hint(value: str) -> str | None:
             continue
         candidate = item if "://" in item else f"https://{item}"
         parts = urlsplit(candidate)
+        if "://" not in item and parts.hostname in LOCAL_HOSTS:
+            # A dev server on this machine (localhost:8080) speaks http.
+            candidate = f"http://{item}"
         if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
             candidate = "https" + candidate[4:]
         try:
@@ -625,16 +645,13 @@ def _origins_hint(value: str) -> str | None:
     return None
 
 
-def _network_error(exc: stripe.APIConnectionError) -> str:
-    """The SDK's "(Network error: ...)" part of its message, on one line."""
-    message = exc.user_message or str(exc) or type(exc).__name__
-    found = re.search(r"\(Network error: (.*)\)\s*\Z", message, re.S)
-    return " ".join((found.group(1) if found else message).split())
-
-
 def _problem_slug(answer: HttpResponse) -> str | None:
-    """The problem type's last segment (`invalid-parameter`) of a problem+json answer."""
+    """The problem type's last segment (`invalid-parameter`) of a problem+json answer, or of
+    the error page a browser's navigation gets (web/error_page.py marks it on <main>)."""
     content_type = dict((k.lower(), v) for k, v in answer.headers).get("content-type", "")
+    if content_type.startswith("text/html") and answer.status >= 400:
+        found = re.search(rb'<main data-problem-type="[^"]*/([a-z-]+)"', answer.body)
+        return found.group(1).decode() if found else None
     if not content_type.startswith("application/problem+json"):
         return None
     try:
@@ -699,7 +716,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ("Cache-Control", "no-store"),
                 ("Access-Control-Allow-Origin", "*"),
             ]
-            answer = HttpResponse(200, headers, dev.script())
+            answer = HttpResponse(200, headers, SCRIPT.read_bytes())
         else:  # API Gateway's answer for a route it does not have
             answer = HttpResponse(404, [JSON], b'{"message":"Not Found"}')
         # Printed before answering: once the client has its answer, nothing of this request is
@@ -742,7 +759,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m local.server",
+        prog="python3 uvw.py run python -m local.server",
         description="Serve a demo page with a Billing button in front of the real handler.",
         epilog="Any setting the handler reads (PORTAL_CONFIGURATION_ID, ERROR_REDIRECT_URL, "
         "POWERTOOLS_LOG_LEVEL...) can be set in the environment; a bad one stops the server. "
@@ -808,7 +825,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     except LocalServerError as exc:
-        raise SystemExit(f"local.server: {exc}") from None
+        raise SystemExit("\n".join(f"local.server: {line}" for line in exc.problems)) from None
     finally:
         # The terminal signals uv and python alike, and uv passes signals on: the same Ctrl-C
         # can arrive twice, and the second must not cut the cleanup short.

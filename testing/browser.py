@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
 def missing() -> str | None:
     """Why the browser tests cannot run on this machine, or None when they can."""
     if importlib.util.find_spec("playwright") is None:
-        return "browser tests need Playwright: `python3 -m uv sync` installs it (a dev dependency)"
+        return "browser tests need Playwright: `python3 uvw.py sync` installs it (a dev dependency)"
     if not os.access(CHROMIUM, os.X_OK):
         return (
             f"browser tests need Chromium at {CHROMIUM}: `apt-get install chromium` (as .ci/run "

@@ -16,6 +16,13 @@ def _stored(name: str) -> dict[str, Any]:
     return data
 
 
+# events/ hold a browser's Accept, which gets the HTML error page for a problem: tests read the
+# problem itself (problem+json) as an API client asks for it, unless they set Accept themselves
+# (BROWSER_ACCEPT: the error page, tests/test_error_page.py). A success is the same 303 for both.
+API_CLIENT_ACCEPT = "*/*"
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
 def event(
     name: str = "home",
     *,
@@ -26,8 +33,11 @@ def event(
     claims: dict[str, Any] | None = None,
     base64: bool = False,
 ) -> dict[str, Any]:
-    """events/<name>.json with the given changes (a fresh copy each time)."""
+    """events/<name>.json with the given changes (a fresh copy each time), asking for
+    API_CLIENT_ACCEPT unless `headers` name an Accept."""
     data = copy.deepcopy(_stored(name))
+    if data["headers"].get("accept", "").startswith("text/html"):
+        data["headers"]["accept"] = API_CLIENT_ACCEPT
     if method is not None:
         data["requestContext"]["http"]["method"] = method
         data["routeKey"] = data["requestContext"]["routeKey"] = f"{method} /billing/portal"

@@ -122,7 +122,8 @@ def invoke(handler: Handler) -> Invoke:
         response: dict[str, Any] = handler(
             event(name, **changes), LambdaContext(remaining_ms=remaining_ms)
         )
-        if response.get("headers", {}).get("Content-Type") == "application/problem+json":
+        problem_types = ("application/problem+json", "text/html; charset=utf-8")
+        if response.get("headers", {}).get("Content-Type") in problem_types:
             assert find_leaks([response["body"]]) == []
         return response
 

@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
@@ -32,6 +32,8 @@ class OwnPage(ThreadingHTTPServer):
 
     daemon_threads = True
     html = b""
+    # Your app's other files, by path: /billing.js is local/billing.js copied unchanged.
+    files: ClassVar[dict[str, tuple[str, bytes]]] = {}
 
     @property
     def origin(self) -> str:
@@ -42,13 +44,13 @@ class _OwnPageHandler(BaseHTTPRequestHandler):
     server: OwnPage
 
     def do_GET(self) -> None:
-        found = self.path == "/"
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(self.server.html) if found else 0))
+        files = {"/": ("text/html; charset=utf-8", self.server.html), **self.server.files}
+        content_type, body = files.get(self.path.split("?")[0], ("text/plain", b""))
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if found:
-            self.wfile.write(self.server.html)
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -82,7 +84,26 @@ def server(own_page: OwnPage) -> Iterator[DevServer]:
         with DevServer(port=0, out=io.StringIO()) as running:
             own_page.html = recipe_page().replace("localhost:3000", f"localhost:{running.port}")
             own_page.html = own_page.html.encode()
+            own_page.files = {
+                "/billing.js": ("text/javascript", (ROOT / "local" / "billing.js").read_bytes()),
+                "/app.html": ("text/html; charset=utf-8", app_page(running).encode()),
+            }
             yield running
+
+
+def app_page(server: DevServer, endpoint: str | None = None) -> str:
+    """Your app's page as the README says: local/billing.js copied beside it, imported as
+    ./billing.js, the README's snippet pointed at the local server (or at `endpoint`)."""
+    endpoint = endpoint or f"http://localhost:{server.port}/billing/portal"
+    return f"""<!doctype html><title>Your app</title>
+<button id="billing">Billing</button><p id="billing-error" role="alert"></p>
+<script type="module">
+  import {{ openBillingPortal }} from "./billing.js";
+  const endpoint = new URLSearchParams(location.search).get("api") ?? {json.dumps(endpoint)};
+  document.getElementById("billing").addEventListener("click", () =>
+    openBillingPortal(endpoint)
+      .catch((e) => {{ document.getElementById("billing-error").textContent = e.message; }}));
+</script>"""
 
 
 def stand_in(server: DevServer) -> FakeStripe:
@@ -129,10 +150,16 @@ def test_hostile_return_url_shows_the_error(server: DevServer, page: Page) -> No
     assert response is not None
     assert response.status == 400
     assert page.url.startswith(f"{server.url}billing/portal?return_url=")
-    shown: dict[str, Any] = json.loads(page.locator("body").inner_text())
-    assert shown["type"].endswith("/invalid-parameter")
-    assert [error["parameter"] for error in shown["errors"]] == ["return_url"]
+    # A page for people, not raw JSON: what happened, which parameter, and the way back.
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        "Billing could not open: invalid parameter"
+    )
+    assert page.get_by_role("listitem").inner_text() == (
+        "return_url: origin 'https://evil.example' is not one of ALLOWED_ORIGINS"
+    )
     assert len(stand_in(server).sessions) == sessions_before  # Stripe never heard of it
+    page.get_by_role("link", name=re.compile("^Back to ")).click()
+    page.wait_for_url(server.url)  # DEFAULT_RETURN_URL, not evil.example
 
 
 @pytest.mark.parametrize(
@@ -240,6 +267,80 @@ def test_own_page_on_127_0_0_1_when_localhost_is_allowed_says_it_cannot_reach_bi
     assert "forbidden-origin" in server.out.getvalue().splitlines()[-1]
 
 
+def test_billing_js_copied_into_your_app_lands_on_the_local_portal_without_the_fragment(
+    server: DevServer, own_page: OwnPage, page: Page
+) -> None:
+    # The page's address carries a sign-in's fragment, as an implicit-flow redirect leaves it.
+    page.goto(f"{own_page.origin}/app.html#access_token=from-the-fragment")
+    sessions = len(stand_in(server).calls("POST", "/v1/billing_portal/sessions"))
+
+    page.get_by_role("button", name="Billing").click()
+
+    page.wait_for_url(f"{stand_in(server).url}/p/session/*")
+    assert page.title() == PORTAL_PAGE_TITLE
+    assert shown_fields(page)["Return URL"] == f"{own_page.origin}/app.html"
+    [created] = stand_in(server).calls("POST", "/v1/billing_portal/sessions")[sessions:]
+    assert "from-the-fragment" not in created.raw
+
+
+def _deployed_api(page: Page, session_url: str) -> None:
+    """A deployed API (https://api.example.com) answering billing.js with `session_url`, and
+    Stripe's portal page: the browser's own network stays out of it."""
+
+    def api(route: Any) -> None:
+        cors = {
+            "Access-Control-Allow-Origin": route.request.headers.get("origin", "*"),
+            "Access-Control-Allow-Headers": "authorization, content-type",
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Credentials": "true",  # billing.js sends cookies without a token
+        }
+        if route.request.method == "OPTIONS":
+            route.fulfill(status=204, headers=cors)
+        else:
+            route.fulfill(status=200, headers=cors, json={"url": session_url})
+
+    page.route("https://api.example.com/**", api)
+    page.route(
+        "https://billing.stripe.com/**",
+        lambda route: route.fulfill(content_type="text/html", body="<title>Stripe portal</title>"),
+    )
+
+
+def test_billing_js_from_a_deployment_goes_to_stripes_portal(
+    server: DevServer, own_page: OwnPage, page: Page
+) -> None:
+    _deployed_api(page, "https://billing.stripe.com/p/session/test_123")
+    page.goto(f"{own_page.origin}/app.html?api=https://api.example.com/billing/portal")
+
+    page.get_by_role("button", name="Billing").click()
+
+    page.wait_for_url("https://billing.stripe.com/p/session/test_123")
+    assert page.title() == "Stripe portal"
+
+
+@pytest.mark.parametrize(
+    "session_url",
+    [
+        "http://127.0.0.1:12111/p/session/test_123",  # the stand-in's, from a deployed API
+        "http://localhost/p/session/test_123",
+        "https://billing.stripe.com.evil.example/p/session/test_123",
+        "javascript:alert(1)",
+    ],
+)
+def test_billing_js_from_a_deployment_goes_nowhere_but_stripe(
+    server: DevServer, own_page: OwnPage, page: Page, session_url: str
+) -> None:
+    _deployed_api(page, session_url)
+    page.goto(f"{own_page.origin}/app.html?api=https://api.example.com/billing/portal")
+
+    page.get_by_role("button", name="Billing").click()
+
+    alert = page.get_by_role("alert")
+    alert.get_by_text("unexpected address").wait_for()
+    assert alert.inner_text() == "Billing answered with an unexpected address."
+    assert page.url == f"{own_page.origin}/app.html?api=https://api.example.com/billing/portal"
+
+
 def test_billing_js_waits_out_retry_after_once_then_says_billing_is_busy(
     server: DevServer, page: Page
 ) -> None:
@@ -310,9 +411,12 @@ def test_function_mode_verifies_the_bearer_token_and_refuses_the_tokenless_form(
 
         page.get_by_role("button", name="Billing", exact=True).click()
         page.wait_for_load_state()
-        shown: dict[str, Any] = json.loads(page.locator("body").inner_text())
-        assert shown["status"] == 401
-        assert shown["type"].endswith("/unauthenticated")
+        # The browser shows the error page: what happened and what to do.
+        assert page.get_by_role("heading", level=1).inner_text() == (
+            "Billing could not open: authentication required"
+        )
+        assert "sign in again" in page.locator("main").inner_text()
+        assert "unauthenticated, status 401" in page.locator(".ref").inner_text()
 
         page.goto(server.url)
         page.get_by_role("button", name="Billing (fetch)", exact=True).click()
@@ -325,10 +429,23 @@ def test_cookie_mode_signs_in_with_a_cookie_and_then_the_plain_form_works(
 ) -> None:
     with auth_mode(server, page, "cookie"):
         assert page.locator("#session").inner_text() == "not signed in: no cookie"
+        # The top of the page agrees: nobody is signed in before the cookie is set.
+        assert (
+            page.locator("#who")
+            .inner_text()
+            .startswith(
+                "Not signed in: Sign in below sets the cookie for demo-user (demo@example.com)."
+            )
+        )
 
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(server.url)
         assert page.locator("#session").inner_text() == "signed in: the cookie is set"
+        assert (
+            page.locator("#who")
+            .inner_text()
+            .startswith("Signed in as demo-user (demo@example.com).")
+        )
         (cookie,) = page.context.cookies()
         assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("id_token", True, "Lax")
 

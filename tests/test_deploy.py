@@ -198,6 +198,10 @@ def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_pru
     assert deployed["PortalConfigurationId"] == config_id
     assert capsys.readouterr().out.splitlines() == [
         f"portal.yaml: {config_id} (updated)",
+        # Printed after sam build's own hint, which would send users to a guided deploy.
+        "tools.deploy: not the 'sam deploy --guided' sam suggests above: tools.deploy deploys "
+        "now, with every parameter from samconfig.toml "
+        "(a bare or guided deploy keeps stale values)",
         "billing-portal-dev: 'live' is version 5, as deployed",
         "stack policy set; old versions deleted: 1, 2, 3",
     ]

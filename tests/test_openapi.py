@@ -22,7 +22,7 @@ SPEC: dict[str, Any] = yaml.safe_load(DOCUMENT.read_text())
 
 def test_the_committed_document_is_what_the_code_generates() -> None:
     assert DOCUMENT.read_text() == render(), (
-        "docs/openapi.yaml is stale: python3 -m uv run python -m local.openapi > docs/openapi.yaml"
+        "docs/openapi.yaml is stale: python3 uvw.py run python -m local.openapi > docs/openapi.yaml"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import typing
 import urllib.parse
 import urllib.request
@@ -260,6 +261,87 @@ def test_a_key_that_cannot_be_read_is_one_line_naming_where(
     assert (status, err) == (
         1,
         [f"portal_config: cannot read the Stripe key from {name}: ParameterNotFound"],
+    )
+
+
+def test_a_profile_this_machine_lacks_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A new user's machine: no ~/.aws, no key in the environment; samconfig.toml names a profile.
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    env = samconfig.load("default")
+    assert env.profile == "billing-portal-dev"
+
+    for command in ("plan", "apply"):
+        status, out, err = run(capsys, command, str(SHIPPED), "--env", "default")
+
+        assert (status, out) == (1, [])
+        assert err == [
+            f"portal_config: cannot read the Stripe key from {env.stripe_key_location}: the AWS "
+            "profile 'billing-portal-dev' (samconfig.toml, --env default) is not configured on "
+            "this machine; create it (aws configure --profile billing-portal-dev) or set "
+            "STRIPE_API_KEY"
+        ]
+
+
+def test_no_aws_credentials_at_all_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    # No instance metadata service to ask, as on a laptop.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    no_profile = samconfig.Environment(
+        name="default", stack_name="billing-portal-dev", region="us-east-1", profile=None
+    )
+    monkeypatch.setattr(samconfig, "load", lambda name: no_profile)
+
+    status, _, err = run(capsys, "plan", str(SHIPPED), "--env", "default")
+
+    assert (status, len(err)) == (1, 1)
+    assert err[0].startswith(
+        f"portal_config: cannot read the Stripe key from {no_profile.stripe_key_location}: "
+        "no AWS credentials found"
+    )
+
+
+def test_a_file_not_in_utf8_is_one_line_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "portal.yaml"
+    path.write_bytes("name: billing\nbusiness_profile: {headline: Caf\xe9}\n".encode("latin-1"))
+
+    assert run(capsys, "check", str(path)) == (
+        1,
+        [],
+        [f"portal_config: {path}: not UTF-8 text at line 2; save it as UTF-8"],
+    )
+
+
+def test_a_stripe_api_base_nobody_answers_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        base = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
+        monkeypatch.setenv("STRIPE_API_BASE", base)
+
+        status, _, err = run(capsys, "plan", str(SHIPPED), "--env", "default")
+
+    assert (status, err) == (
+        1,
+        [
+            f"portal_config: the Stripe API at {base} could not be reached (Connection refused); "
+            "check STRIPE_API_BASE"
+        ],
     )
 
 

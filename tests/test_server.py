@@ -10,6 +10,7 @@ import json
 import os
 import re
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -151,7 +153,7 @@ class TestDemoServer:
     def test_hostile_return_url_gets_the_400_problem(self, server: DevServer) -> None:
         status, headers, body = request(
             f"{server.url}billing/portal?return_url=https://evil.example/",
-            headers={"Accept": BROWSER_ACCEPT},
+            headers={"Accept": "application/json"},
         )
 
         assert status == 400
@@ -160,6 +162,26 @@ class TestDemoServer:
         assert problem["type"] == PROBLEM + "invalid-parameter"
         assert [e["parameter"] for e in problem["errors"]] == ["return_url"]
         assert problem["instance"] == headers["Apigw-Requestid"]
+
+    def test_the_hostile_link_in_a_browser_gets_a_page_back_to_the_app_not_evil(
+        self, server: DevServer
+    ) -> None:
+        status, headers, body = request(
+            f"{server.url}billing/portal?return_url=https://evil.example/",
+            headers={"Accept": BROWSER_ACCEPT},
+        )
+
+        assert status == 400
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "script-src" not in headers["Content-Security-Policy"]
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+        page = body.decode()
+        assert "<code>return_url</code>" in page
+        assert "evil.example" in page  # named in the reason ...
+        assert 'href="https://evil.example' not in page  # ... never linked
+        assert f'<a class="back" href="{server.url}">' in page  # DEFAULT_RETURN_URL instead
+        assert headers["Apigw-Requestid"] in page
 
     def test_cookie_mode_is_the_csrf_check_a_page_on_another_origin_meets(
         self, server: DevServer
@@ -271,7 +293,7 @@ def test_no_seed_is_a_404_until_link_customer_local_links_the_user(
     with DevServer(port=0, seed=False) as empty:
         status, _, body = form_post(empty, return_url=empty.url)
         assert status == 404
-        assert json.loads(body)["type"] == PROBLEM + "no-billing-account"
+        assert f'data-problem-type="{PROBLEM}no-billing-account"'.encode() in body
 
         # The tool the docs name for linking, pointed at this server's DynamoDB.
         customer = stand_in(empty).add_customer(email="linked@example.com")
@@ -281,6 +303,25 @@ def test_no_seed_is_a_404_until_link_customer_local_links_the_user(
         status, _, _ = form_post(empty, return_url=empty.url)
         assert status == 303
         assert list(stand_in(empty).sessions.values())[-1]["customer"] == customer
+
+
+def test_the_banners_link_customer_line_works_as_printed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with DevServer(port=0, seed=False) as empty:
+        [line] = [line for line in empty.banner().splitlines() if "tools.link_customer" in line]
+        command = shlex.split(line.split("link a user", 1)[1])
+        assert command[:5] == ["python3", "uvw.py", "run", "python", "-m"]
+        assert form_post(empty, return_url=empty.url)[0] == 404
+
+        # What the user pastes, after `python -m tools.link_customer`.
+        assert link_customer.main(command[6:]) == 0
+
+        assert capsys.readouterr().out.splitlines()[-1] == f"{empty.user} -> {empty.customer_id}"
+        status, headers, _ = form_post(empty, return_url=empty.url)
+        assert status == 303
+        assert headers["Location"].startswith(f"{stand_in(empty).url}/p/session/")
 
 
 def test_a_log_level_powertools_cannot_use_is_refused_naming_it(
@@ -398,6 +439,13 @@ def _refused(*args: str, **env: str) -> tuple[int, str, str]:
         ),
         ("http://app.example.com", "write it as https://app.example.com"),
         ("https://app.example.com/settings", "write it as https://app.example.com"),
+        # A dev server on this machine speaks http: the suggestion must work as written.
+        (
+            "localhost:8080",
+            "'localhost:8080' is not an origin; write it as http://localhost:8080",
+        ),
+        ("127.0.0.1:5173", "write it as http://127.0.0.1:5173"),
+        ("http://localhost:8080/app", "write it as http://localhost:8080"),
     ],
 )
 def test_a_bad_allowed_origin_is_refused_before_the_server_starts(
@@ -434,6 +482,89 @@ def test_a_bad_setting_stops_the_command_with_one_plain_line() -> None:
     ]
 
 
+# portal.yaml as a new user gets it wrong: (what they wrote, the line the server stops with).
+SHIPPED_PORTAL = (ROOT / "portal.yaml").read_text(encoding="utf-8")
+PORTAL_MISTAKES = [
+    (
+        SHIPPED_PORTAL.replace("invoice_history:", "invoice_histroy:"),
+        "features.invoice_histroy: not a field of Stripe's portal configuration; "
+        "did you mean invoice_history?",
+    ),
+    (
+        SHIPPED_PORTAL.replace("login_page:\n  enabled: false", "login_page:\n  enabled: maybe"),
+        "login_page.enabled: Input should be a valid boolean, unable to interpret input "
+        "(got 'maybe')",
+    ),
+    (SHIPPED_PORTAL.replace("features:", "features: [", 1), "not valid YAML at line 21"),
+    (
+        SHIPPED_PORTAL.replace(
+            "  subscription_pause:\n    enabled: true", "  subscription_pause:\n    enabled: false"
+        ),
+        "features.subscription_pause.enabled: must be true: the function deep-links "
+        "flow=subscription_pause (with it off, users get 409 flow-unavailable)",
+    ),
+    (
+        SHIPPED_PORTAL.replace("name: billing-portal", "name: caf\u00e9"),
+        "not UTF-8 text at line 11; save it as UTF-8",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "told"), PORTAL_MISTAKES)
+def test_a_portal_yaml_mistake_stops_the_server_with_one_line_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, told: str
+) -> None:
+    from tools import portal_config
+
+    assert text != SHIPPED_PORTAL  # the mistake is really made
+    path = tmp_path / "portal.yaml"
+    # The last mistake: saved as Latin-1 (é is one byte that UTF-8 cannot start with).
+    path.write_bytes(text.encode("utf-8" if text.isascii() else "latin-1"))
+    monkeypatch.setattr(portal_config, "PORTAL_YAML", path)
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.delenv("PORTAL_CONFIGURATION_ID", raising=False)
+
+    with pytest.raises(LocalServerError) as refused:
+        DevServer(port=0).start()
+
+    assert refused.value.problems == (f"{path}: {told}",)
+
+
+def test_a_portal_yaml_mistake_ends_the_command_in_plain_lines_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import portal_config
+
+    path = tmp_path / "portal.yaml"
+    # Two flows turned off: a line each.
+    off = SHIPPED_PORTAL.replace(
+        "  subscription_pause:\n    enabled: true", "  subscription_pause:\n    enabled: false"
+    ).replace(
+        "  invoice_history:\n    enabled: true\n  payment_method_update:\n    enabled: true",
+        "  invoice_history:\n    enabled: true\n  payment_method_update:\n    enabled: false",
+    )
+    path.write_text(off, encoding="utf-8")
+    monkeypatch.setattr(portal_config, "PORTAL_YAML", path)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # pytest keeps its own handlers
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.delenv("PORTAL_CONFIGURATION_ID", raising=False)
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0"])
+
+    assert str(exited.value.code).splitlines() == [
+        f"local.server: {path}: features.payment_method_update.enabled: must be true: the "
+        "function deep-links flow=payment_method_update (with it off, users get 409 "
+        "flow-unavailable)",
+        f"local.server: {path}: features.subscription_pause.enabled: must be true: the function "
+        "deep-links flow=subscription_pause (with it off, users get 409 flow-unavailable)",
+        f"local.server: {path}: features.payment_method_update.enabled: must be true with "
+        "subscription_update (Stripe: cannot enable subscription updates while payment method "
+        "update is disabled)",
+    ]
+    assert capsys.readouterr() == ("", "")  # no banner, no traceback
+
+
 @pytest.mark.parametrize(("text", "port"), [("0", 0), ("3000", 3000), ("65535", 65535)])
 def test_a_port_is_a_number_from_0_to_65535(text: str, port: int) -> None:
     assert port_number(text) == port
@@ -455,9 +586,9 @@ def test_each_port_flag_is_checked_as_a_port(capsys: pytest.CaptureFixture[str],
     assert exited.value.code == 2  # argparse's usage error, before anything starts
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("usage: python -m local.server ")
+    assert err.startswith("usage: python3 uvw.py run python -m local.server ")
     assert err.splitlines()[-1] == (
-        f"python -m local.server: error: argument {flag}: "
+        f"python3 uvw.py run python -m local.server: error: argument {flag}: "
         "'70000' is not a port: use 0..65535 (0 picks any free port)"
     )
 
@@ -478,16 +609,17 @@ def test_stripe_out_of_reach_is_not_called_a_refusal(monkeypatch: pytest.MonkeyP
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         monkeypatch.setenv("STRIPE_API_KEY", "sk_test_unreachable")
-        monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{closed.getsockname()[1]}")
+        port = closed.getsockname()[1]
+        monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{port}")
 
         with pytest.raises(LocalServerError) as refused:
             DevServer(port=0).start()
 
-    message = str(refused.value)
-    assert message.startswith("could not reach Stripe (")
-    assert "Connection refused" in message
-    assert "refused to create" not in message
-    assert "\n" not in message
+    assert str(refused.value) == (
+        f"the Stripe API at http://127.0.0.1:{port} could not be reached (Connection refused) "
+        "to create the demo customer; check STRIPE_API_BASE, or unset STRIPE_API_KEY to use the "
+        "local stand-in."
+    )
 
 
 def test_stripe_refusing_the_demo_customer_is_still_a_refusal(

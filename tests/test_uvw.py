@@ -4,11 +4,13 @@ Installing uv needs PyPI, so that path is proven by .ci/run (a fresh clone, the 
 Python, an empty HOME); here: what it runs, and the one line when it cannot make a venv.
 """
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,8 +44,9 @@ def test_it_runs_the_uv_on_path_with_the_arguments_and_this_python(tmp_path: Pat
         check=False,
     )
 
-    # Then that uv runs it, on the Python that ran uvw.py, and its exit status is the answer
-    assert done.stdout == f"uv run pytest python={sys.executable}\n"
+    # Then that uv runs it, with the dev tools' group, on the Python that ran uvw.py, and its
+    # exit status is the answer
+    assert done.stdout == f"uv run --group dev pytest python={sys.executable}\n"
     assert done.returncode == 3
     assert not (tmp_path / ".venv-tools").exists()
 
@@ -70,3 +73,40 @@ def test_without_uv_or_ensurepip_it_says_how_to_get_python3_venv(tmp_path: Path)
     assert done.stderr.startswith("uvw.py: this Python cannot make a virtual environment")
     assert "sudo apt install python3-venv" in done.stderr
     assert not (tmp_path / ".venv-tools").exists()
+
+
+def _uvw() -> Any:
+    spec = importlib.util.spec_from_file_location("uvw", ROOT / "uvw.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("command", "uv_gets"),
+    [
+        # The demo: the default group only (no pytest, ruff, mypy, SAM CLI, Playwright).
+        ("run python -m local.server", "run python -m local.server"),
+        ("run python -m local.server --port 0", "run python -m local.server --port 0"),
+        ("run python -m tools.link_customer u cus_1 --local x", None),
+        ("run python -m tools.portal_config check portal.yaml", None),
+        # Everything else: the dev tools too.
+        ("run pytest", "run --group dev pytest"),
+        ("run pytest tests/test_x.py -q", "run --group dev pytest tests/test_x.py -q"),
+        ("run ruff check .", "run --group dev ruff check ."),
+        ("run python -m tools.deploy", "run --group dev python -m tools.deploy"),
+        ("run python -m bench.perf", "run --group dev python -m bench.perf"),
+        ("sync --frozen", "sync --group dev --frozen"),
+        # The caller's own choice of groups, and commands that take none, pass unchanged.
+        ("run --no-dev pytest", None),
+        ("sync --all-groups", None),
+        ("run --group demo python -c 1", None),
+        ("lock", None),
+        ("--version", None),
+    ],
+)
+def test_the_demo_gets_the_default_group_and_every_other_command_the_dev_tools(
+    command: str, uv_gets: str | None
+) -> None:
+    assert " ".join(_uvw().with_groups(command.split())) == (uv_gets or command)

@@ -1,7 +1,7 @@
 """Writes the function's own botocore data: only the endpoints and the models of the calls it
 makes, from the botocore installed here (the one uv.lock pins and the tests run).
 
-    python3 -m uv run python -m tools.botocore_data          # after a botocore upgrade in uv.lock
+    python3 uvw.py run python -m tools.botocore_data          # after a botocore upgrade in uv.lock
 
 botocore ships models for ~440 services (endpoints.json alone is 1.2 MB); building one client
 parses the whole endpoints file and the service's full model, and lists every service folder

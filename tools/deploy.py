@@ -1,6 +1,6 @@
 """Deploy one environment so that it does what the template and samconfig.toml say, then prove it.
 
-    python3 -m uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
+    python3 uvw.py run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
         [--no-portal] [Key=Value ...]
 
 1. `portal.yaml` applied to the environment's Stripe account (tools.portal_config), whose
@@ -55,6 +55,12 @@ STACK_POLICY = {
         },
     ]
 }
+
+
+GUIDED_HINT = (
+    "tools.deploy: not the 'sam deploy --guided' sam suggests above: tools.deploy deploys now, "
+    "with every parameter from samconfig.toml (a bare or guided deploy keeps stale values)"
+)
 
 
 class DeployError(Exception):
@@ -177,7 +183,8 @@ def function_name(cloudformation: Any, stack: str) -> str:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.deploy", description=(__doc__ or "").splitlines()[0]
+        prog="python3 uvw.py run python -m tools.deploy",
+        description=(__doc__ or "").splitlines()[0],
     )
     parser.add_argument("--env", default="default", help="samconfig.toml environment (default)")
     parser.add_argument("--no-build", action="store_true", help="deploy the last `sam build`")
@@ -212,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.check_only:
             if not args.no_build:
                 run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
+                # sam build ends with "Deploy: sam deploy --guided": right after it, say which wins.
+                print(GUIDED_HINT, flush=True)
             with tempfile.TemporaryDirectory() as folder:
                 run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
         session = boto3.session.Session(profile_name=env.profile, region_name=env.region)

@@ -3,9 +3,9 @@
 It writes the same table with the same code the function uses
 (handler/billing_portal/adapters/customer_table.py):
 
-    python3 -m uv run python -m tools.link_customer USER_KEY cus_... --table NAME
+    python3 uvw.py run python -m tools.link_customer USER_KEY cus_... --table NAME
         [--key user_id] [--attribute stripe_customer_id] [--region REGION] [--force]
-    python3 -m uv run python -m tools.link_customer USER_KEY cus_... --local URL
+    python3 uvw.py run python -m tools.link_customer USER_KEY cus_... --local URL
 
 --table, --key and --attribute default to CUSTOMERS_TABLE, CUSTOMERS_TABLE_KEY and
 CUSTOMER_ID_ATTRIBUTE from the environment. A user already linked to another customer is left
@@ -55,7 +55,7 @@ def local_url(value: str) -> str:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.link_customer", description=__doc__.splitlines()[0]
+        prog="python3 uvw.py run python -m tools.link_customer", description=__doc__.splitlines()[0]
     )
     parser.add_argument("user_key", help="the user's key (the USER_ID_CLAIM claim, e.g. sub)")
     parser.add_argument("customer_id", type=customer_id, help="cus_... (or acct_...)")

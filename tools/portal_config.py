@@ -1,8 +1,8 @@
 """portal.yaml: the Stripe customer-portal configuration, kept beside the code that depends on it.
 
-    python3 -m uv run python -m tools.portal_config check portal.yaml [--env ENV]
-    python3 -m uv run python -m tools.portal_config plan portal.yaml --env ENV
-    python3 -m uv run python -m tools.portal_config apply portal.yaml --env ENV
+    python3 uvw.py run python -m tools.portal_config check portal.yaml [--env ENV]
+    python3 uvw.py run python -m tools.portal_config plan portal.yaml --env ENV
+    python3 uvw.py run python -m tools.portal_config apply portal.yaml --env ENV
 
 `check` runs offline: the file against Stripe's parameter types (tools/portal_params.py, the
 pinned SDK's ConfigurationCreateParams) and against what the function deep-links (every flow
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,9 +60,14 @@ class PortalConfigError(Exception):
 def load(path: Path, env: samconfig.Environment | None = None) -> ConfigurationCreate:
     """The file, checked against Stripe's types and the deployment; PortalConfigError if not."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PortalConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise PortalConfigError(
+            f"{path}: not UTF-8 text at line {line}; save it as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
@@ -261,7 +267,7 @@ def plan(
 ) -> Plan:
     params = desired(load(path, env), env)
     client = _client(api_key, api_base)
-    current = _stripe_call(lambda: find(client, env))
+    current = _stripe_call(lambda: find(client, env), api_base)
     return Plan(current.to_dict() if current is not None else None, params)
 
 
@@ -294,9 +300,23 @@ def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
     )
 
 
-def _stripe_call(call: Any) -> Any:
+def unreachable(exc: stripe.APIConnectionError, api_base: str | None) -> str:
+    """ "the Stripe API at <base> could not be reached (Connection refused)": the SDK's own text
+    for this asks to write to support@stripe.com, which a wrong STRIPE_API_BASE port is not."""
+    message = exc.user_message or str(exc)
+    found = re.search(r"\[Errno -?\d+\] ([^\"')]+)", message) or re.search(
+        r"\(Network error: (\w+)", message
+    )
+    reason = f" ({found.group(1).strip()})" if found else ""
+    return f"the Stripe API at {api_base or stripe.DEFAULT_API_BASE} could not be reached{reason}"
+
+
+def _stripe_call(call: Any, api_base: str | None = None) -> Any:
     try:
         return call()
+    except stripe.APIConnectionError as exc:
+        hint = "check STRIPE_API_BASE" if api_base else "check the connection"
+        raise PortalConfigError(f"{unreachable(exc, api_base)}; {hint}") from None
     except stripe.AuthenticationError:
         raise PortalConfigError("Stripe rejected the API key") from None
     except stripe.StripeError as exc:
@@ -316,11 +336,13 @@ def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
     if local:
         return local, base
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
     location = env.stripe_key_location
-    session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
     try:
+        # The session is made inside the try: a profile samconfig.toml names but this machine
+        # lacks is raised here (ProfileNotFound), not at the first call.
+        session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
         if location.startswith("secretsmanager:"):
             secret = location.removeprefix("secretsmanager:")
             client = session.client("secretsmanager")
@@ -330,6 +352,18 @@ def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise PortalConfigError(f"cannot read the Stripe key from {location}: {code}") from None
+    except ProfileNotFound:
+        raise PortalConfigError(
+            f"cannot read the Stripe key from {location}: the AWS profile {env.profile!r} "
+            f"(samconfig.toml, --env {env.name}) is not configured on this machine; create it "
+            f"(aws configure --profile {env.profile}) or set STRIPE_API_KEY"
+        ) from None
+    except NoCredentialsError:
+        raise PortalConfigError(
+            f"cannot read the Stripe key from {location}: no AWS credentials found "
+            "(set a profile in samconfig.toml, AWS_PROFILE or AWS_ACCESS_KEY_ID, "
+            "or set STRIPE_API_KEY)"
+        ) from None
     except BotoCoreError as exc:
         raise PortalConfigError(f"cannot read the Stripe key from {location}: {exc}") from None
 
@@ -343,7 +377,7 @@ def _mode(api_key: str) -> str:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.portal_config", description=__doc__.splitlines()[0]
+        prog="python3 uvw.py run python -m tools.portal_config", description=__doc__.splitlines()[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, env_required, text in (
@@ -371,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key, api_base = stripe_key(env)
         where = f"{env.stack_name}'s Stripe account ({_mode(api_key)})"
         if args.command == "plan":
-            print(f"{args.file} against {where}:")
+            print(f"{args.file} against {where}:", flush=True)  # before any error line
             print("\n".join(plan(args.file, env, api_key=api_key, api_base=api_base).lines()))
             return 0
         config_id, changed = apply(args.file, env, api_key=api_key, api_base=api_base)

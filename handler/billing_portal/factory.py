@@ -108,6 +108,7 @@ def build(
         allowed_origins=settings.allowed_origins,
         error_redirect_url=settings.error_redirect_url,
         readiness=ready,
+        default_return_url=settings.default_return_url,
     )
 
 

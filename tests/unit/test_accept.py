@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing_portal.web.responses import prefers_json, wants_html
+from billing_portal.web.responses import prefers_json, wants_html, wants_page
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,22 @@ def test_only_a_browser_navigation_gets_the_error_page(
     accept: str | None, navigation: bool
 ) -> None:
     assert wants_html(accept) is navigation
+
+
+@pytest.mark.parametrize(
+    ("accept", "page"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),  # Chrome
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8", True),
+        ("text/html", True),
+        ("*/*", False),  # curl: the problem+json it can read
+        ("text/*", False),
+        (None, False),
+        ("", False),
+        ("application/json", False),
+        ("text/html;q=0.5, application/json", False),
+        ("text/html;q=0, */*", False),
+    ],
+)
+def test_only_a_request_naming_html_gets_the_error_page(accept: str | None, page: bool) -> None:
+    assert wants_page(accept) is page

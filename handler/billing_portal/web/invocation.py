@@ -33,6 +33,7 @@ from billing_portal.errors import NotFound, Problem
 from billing_portal.observability import metrics, outcome, tracer
 from billing_portal.web import cors
 from billing_portal.web.api import ROUTE
+from billing_portal.web.params import return_url_of
 from billing_portal.web.responses import EVERY_ANSWER, problem_response
 
 # The package's one root logger; every other module logs through a child of it.
@@ -50,9 +51,10 @@ def wrap(
     allowed_origins: frozenset[str],
     error_redirect_url: str | None,
     readiness: ReadinessCheck,
+    default_return_url: str | None = None,
 ) -> Handler:
     """The Lambda handler: the resolver's routes (web/api.py) with all of the above around."""
-    _answer_errors(resolver, error_redirect_url)
+    _answer_errors(resolver, error_redirect_url, allowed_origins, default_return_url)
 
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
@@ -86,7 +88,12 @@ def wrap(
     return lambda_handler
 
 
-def _answer_errors(resolver: APIGatewayHttpResolver, error_redirect_url: str | None) -> None:
+def _answer_errors(
+    resolver: APIGatewayHttpResolver,
+    error_redirect_url: str | None,
+    allowed_origins: frozenset[str],
+    default_return_url: str | None,
+) -> None:
     @resolver.not_found
     def not_found(_: Exception) -> Response:
         return handle_problem(NotFound(f"Nothing here; the endpoint is {ROUTE}."))
@@ -112,4 +119,5 @@ def _answer_errors(resolver: APIGatewayHttpResolver, error_redirect_url: str | N
             request_id=event.request_context.request_id,
             accept=event.headers.get("accept"),
             error_redirect_url=error_redirect_url,
+            back_url=lambda: return_url_of(event, allowed_origins) or default_return_url,
         )

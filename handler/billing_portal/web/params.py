@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from billing_portal.domain.request import PortalRequest, portal_request
-from billing_portal.errors import InvalidParameter, PayloadTooLarge, UnsupportedMediaType
+from billing_portal.domain.urls import check_redirect_url
+from billing_portal.errors import InvalidParameter, PayloadTooLarge, Problem, UnsupportedMediaType
 
 MAX_BODY_BYTES = 16 * 1024
 # The model knows 8 parameters; a caller sending many more is not a caller we can help.
@@ -21,6 +22,16 @@ def parse_request(event: APIGatewayProxyEventV2, allowed_origins: frozenset[str]
     """The checked request, or InvalidParameter (400) / PayloadTooLarge (413) /
     UnsupportedMediaType (415)."""
     return portal_request(read_params(event), allowed_origins)
+
+
+def return_url_of(event: APIGatewayProxyEventV2, allowed_origins: frozenset[str]) -> str | None:
+    """The request's return_url when it passes the same checks as for the portal, else None:
+    for the error page's link back, whatever else was wrong with the request."""
+    try:
+        url = read_params(event).get("return_url")
+        return check_redirect_url(url, allowed_origins) if isinstance(url, str) else None
+    except (Problem, ValueError):
+        return None
 
 
 def read_params(event: APIGatewayProxyEventV2) -> dict[str, Any]:

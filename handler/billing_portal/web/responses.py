@@ -1,13 +1,16 @@
-"""HTTP answers: the portal redirect (or JSON for fetch), and RFC 9457 problems."""
+"""HTTP answers: the portal redirect (or JSON for fetch), and RFC 9457 problems (or, for a
+browser's navigation, the error redirect or page)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aws_lambda_powertools.event_handler import Response
 
 from billing_portal.errors import Problem
+from billing_portal.web import error_page
 
 NO_STORE = {"Cache-Control": "no-store"}
 # On every answer (web/invocation.py adds it): a browser must take a problem+json body for what it
@@ -54,6 +57,15 @@ def wants_html(accept: str | None) -> bool:
     return _preference(accept, "text/html")[0] > 0
 
 
+def wants_page(accept: str | None) -> bool:
+    """A browser navigation that can show an error page: text/html named outright (every browser
+    sends it for a form or a link; curl's */* does not) and JSON not preferred."""
+    if not accept or prefers_json(accept):
+        return False
+    q, specificity = _preference(accept, "text/html")
+    return specificity == 2 and q > 0
+
+
 def portal_response(url: str, accept: str | None) -> Response:
     if prefers_json(accept):
         return Response(200, "application/json", json.dumps({"url": url}), dict(NO_STORE))
@@ -61,12 +73,28 @@ def portal_response(url: str, accept: str | None) -> Response:
 
 
 def problem_response(
-    problem: Problem, *, request_id: str, accept: str | None, error_redirect_url: str | None
+    problem: Problem,
+    *,
+    request_id: str,
+    accept: str | None,
+    error_redirect_url: str | None,
+    back_url: Callable[[], str | None] = lambda: None,
 ) -> Response:
-    """The problem as application/problem+json, or a 303 to ERROR_REDIRECT_URL for browsers."""
+    """The problem as application/problem+json; for a browser's navigation, a 303 to
+    ERROR_REDIRECT_URL, or without one a small HTML page (error_page.py) with the same status,
+    linking back to `back_url()` (a checked return URL, worked out only for the page)."""
     if error_redirect_url and wants_html(accept):
         location = _with_query(error_redirect_url, {"error": problem.slug})
         return Response(303, None, "", {"Location": location, **NO_STORE})
+    if wants_page(accept):
+        page = error_page.render(problem, request_id=request_id, back_url=back_url())
+        headers = {
+            **problem.headers,
+            **NO_STORE,
+            "Content-Security-Policy": error_page.CONTENT_SECURITY_POLICY,
+            "Referrer-Policy": "no-referrer",
+        }
+        return Response(problem.status, "text/html; charset=utf-8", page, headers)
     body: dict[str, object] = {
         "type": problem.type,
         "title": problem.title,
