@@ -413,7 +413,8 @@ def build_package(kind: str, machine: str, python313: str, cache: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     if kind == "ours":
         command = ["make", "-C", str(HANDLER), "build-BillingPortalFunction"]
-        command += [f"ARTIFACTS_DIR={target}", f"PLATFORM=manylinux2014_{machine}"]
+        command += [f"ARTIFACTS_DIR={target}", f"PLATFORM={machine}-manylinux2014"]
+        command += [f"PIP_PLATFORM=manylinux2014_{machine}"]  # uv's spelling, and pip's
         command += [f"PYTHON={python313}"]
     else:
         command = [*uv_command(), "pip", "install", "-q", "--target", str(target)]

@@ -100,7 +100,9 @@ def test_template_declares_every_setting_the_function_reads() -> None:
 
 # --- The build targets the runtime ------------------------------------------------------------
 
-WHEEL_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# The wheel platform for each architecture, as uv and as pip (the fallback) spell it.
+WHEEL_PLATFORM = {"arm64": "aarch64-manylinux2014", "x86_64": "x86_64-manylinux2014"}
+PIP_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
 
 def _make_variables() -> dict[str, str]:
@@ -116,7 +118,9 @@ def test_the_build_makes_wheels_and_bytecode_for_the_templates_runtime_and_archi
     assert function["Runtime"] == f"python{make['PYTHON_VERSION']}"
     assert make["ARCH"] == architecture
     assert make[f"PLATFORM_{architecture}"] == WHEEL_PLATFORM[architecture]
+    assert make[f"PIP_PLATFORM_{architecture}"] == PIP_PLATFORM[architecture]
     assert make["PLATFORM"] == "$(PLATFORM_$(ARCH))"
+    assert make["PIP_PLATFORM"] == "$(PIP_PLATFORM_$(ARCH))"
 
 
 def test_the_makefile_names_the_python_version_in_one_place() -> None:
