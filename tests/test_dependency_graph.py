@@ -41,6 +41,13 @@ PARAMETER_SETS: dict[str, dict[str, str]] = {
     "all at once": {"DeploymentType": "CodeDeployDefault.LambdaAllAtOnce"},
     "prod with your topic": {"EnvironmentType": "prod", "AlarmTopicArn": TOPIC},
     "prod with an email": {"EnvironmentType": "prod", "AlarmEmail": "ops@example.com"},
+    "pages and tickets to your topics": {"AlarmTopicArn": TOPIC, "TicketTopicArn": TOPIC},
+    "a switch of key and table rolling out": {
+        "StripeApiKeySecret": "billing/stripe",
+        "RetiredStripeApiKeyParam": "/billing-portal/stripe-api-key",
+        "ExistingCustomersTable": "customers-restored",
+        "RetiredCustomersTable": "billing-portal-prod-CustomersTable-1AB2CD3EF4GH5",
+    },
     "everything at once": {
         "AuthMode": "function",
         "AuthCookieName": "session",
