@@ -45,6 +45,7 @@ import boto3
 import stripe
 from moto.server import ThreadedMotoServer
 
+from billing_portal.settings import offered_flows
 from local.apigw import HttpResponse, http_api_event, http_response, invoke_function
 from local.auth import (
     AUDIENCE,
@@ -490,7 +491,7 @@ class DevServer:
         }
         for placeholder, value in values.items():
             text = text.replace(placeholder, value)
-        return text.encode("utf-8")
+        return _offered_only(text).encode("utf-8")
 
     def mapped_customer(self) -> str | None:
         """The customer the table maps the signed-in account to now (the function may have
@@ -611,6 +612,22 @@ def _listening(flag: str, port: int) -> Iterator[None]:
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
             f"pick another {flag}, or {flag} 0 for any free port."
         ) from None
+
+
+# One deep-link form of the demo page, and the flow it asks for.
+_FLOW_FORM = re.compile(
+    r'<form [^>]*>\s*(?:<input [^>]*>\s*)*?<input type="hidden" name="flow" '
+    r'value="(?P<flow>\w+)">.*?</form>\n',
+    re.S,
+)
+
+
+def _offered_only(page: str) -> str:
+    """The page without the deep links PORTAL_FLOWS leaves out (they would only answer 409)."""
+    offered = offered_flows(os.environ.get("PORTAL_FLOWS", ""))
+    if offered is None:
+        return page
+    return _FLOW_FORM.sub(lambda form: form[0] if form["flow"] in offered else "", page)
 
 
 def _load_handler() -> Any:

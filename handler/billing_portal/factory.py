@@ -90,6 +90,7 @@ def _portal_settings(settings: Settings) -> PortalSettings:
         create_missing_customers=settings.create_missing_customers,
         configuration=settings.portal_configuration_id,
         after_expiration_login=settings.after_expiration_login,
+        flows=settings.portal_flows,
         ours=ServerChoices(
             retention_coupon=settings.retention_coupon_id,
             promotion_code=settings.update_promotion_code,

@@ -24,6 +24,7 @@ from billing_portal.domain.subscription import (
 from billing_portal.domain.user import User, customer_fields
 from billing_portal.errors import (
     CustomerNotFound,
+    FlowUnavailable,
     NoBillingAccount,
     ServerMisconfigured,
     UpstreamUnavailable,
@@ -42,6 +43,7 @@ class PortalSettings:
     configuration: str | None = None  # a customer's own configuration wins
     after_expiration_login: bool = False
     ours: ServerChoices = field(default_factory=ServerChoices)
+    flows: frozenset[str] | None = None  # the flows offered (PORTAL_FLOWS); None: all
 
 
 class Customers(Protocol):
@@ -83,6 +85,12 @@ class Portal:
         self._billing = billing
 
     def session_url(self, user: User, request: PortalRequest) -> str:
+        offered = self._settings.flows
+        if request.flow is not None and offered is not None and request.flow not in offered:
+            # Before any call: the operator turned this flow off, whatever Stripe would say.
+            raise FlowUnavailable(
+                f"This billing portal does not offer {request.flow}.", flow=request.flow
+            )
         customer = self._customers.find(user.key)
         if customer is None:
             customer = self._create_customer(user)

@@ -40,6 +40,9 @@ def test_empty_variables_count_as_unset() -> None:
         ({"UPDATE_PROMOTION_CODE": "FREE100"}, "UPDATE_PROMOTION_CODE"),  # a code, not its promo_
         ({"AFTER_EXPIRATION_LOGIN": "sometimes"}, "AFTER_EXPIRATION_LOGIN"),
         ({"HOSTED_CONFIRMATION_MESSAGE": "x" * 501}, "HOSTED_CONFIRMATION_MESSAGE"),
+        ({"PORTAL_FLOWS": "subscription_cancle"}, "PORTAL_FLOWS: subscription_cancle is no flow"),
+        ({"PORTAL_FLOWS": "home,payment_method_update"}, "PORTAL_FLOWS: home is no flow"),
+        ({"PORTAL_FLOWS": " , "}, "PORTAL_FLOWS: names no flow"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
@@ -69,3 +72,23 @@ def test_a_settings_error_never_echoes_a_secret_from_the_environment(
 
     assert SECRET not in str(caught.value)
     assert str(caught.value)  # it still names what is wrong
+
+
+@pytest.mark.parametrize(
+    ("value", "offered"),
+    [
+        (None, None),  # unset: every flow
+        ("", None),  # SAM's blank parameter
+        ("payment_method_update", {"payment_method_update"}),
+        (
+            " subscription_cancel, payment_method_update ,",
+            {"subscription_cancel", "payment_method_update"},
+        ),
+    ],
+)
+def test_portal_flows_lists_the_flows_offered(value: str | None, offered: set[str] | None) -> None:
+    environ = DEMO_SETTINGS if value is None else {**DEMO_SETTINGS, "PORTAL_FLOWS": value}
+
+    flows = Settings.from_environ(environ).portal_flows
+
+    assert flows == (None if offered is None else frozenset(offered))
