@@ -88,6 +88,18 @@ class CustomerTable:
                 return self._customer(item)
         return self._customer(response["Attributes"])
 
+    def unlink(self, user_key: str, customer_id: str) -> bool:
+        """Remove the user's customer if it is still customer_id (the audit's --fix for a
+        deleted one; the item's other attributes stay); whether it was removed."""
+        update = self._set(user_key, customer_id)
+        update["UpdateExpression"] = "REMOVE #customer"
+        with dynamodb_errors():
+            try:
+                self._client.update_item(**update, ConditionExpression="#customer = :customer")
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
     def relink(self, user_key: str, customer_id: str) -> str | None:
         """Map the user to customer_id whatever they had (support's --force); the previous id."""
         _check_id(customer_id)
