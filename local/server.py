@@ -46,6 +46,7 @@ import boto3
 import stripe
 from moto.server import ThreadedMotoServer
 
+from billing_portal.settings import offered_flows
 from local.apigw import HttpResponse, http_api_event, http_response, invoke_function
 from local.auth import (
     AUDIENCE,
@@ -73,6 +74,8 @@ logger = logging.getLogger("local.server")
 DEMO_EMAIL = "demo@example.com"
 DEMO_NAME = "Demo User"
 DEMO_PRICE = "price_basic"
+# The demo page's own buttons (POST, each answered with a 303 back to the page).
+DEMO_ACTIONS = ("/auth-mode", "/sign-in", "/sign-out", "/delete-customer")
 ROUTE = "/billing/portal"
 JSON = ("Content-Type", "application/json")
 PAGE = Path(__file__).with_name("demo.html")
@@ -505,10 +508,57 @@ class DevServer:
             # In cookie mode billing.js sends the cookie: no token.
             "{{TOKEN}}": "null" if self.auth == "cookie" else json.dumps(self.token()),
             "{{EXPIRED_TOKEN}}": json.dumps(self.token(expired=True)),
+            "{{CUSTOMER}}": self.customer_note(),
         }
         for placeholder, value in values.items():
             text = text.replace(placeholder, value)
-        return text.encode("utf-8")
+        return _offered_only(text).encode("utf-8")
+
+    def mapped_customer(self) -> str | None:
+        """The customer the table maps the signed-in account to now (the function may have
+        replaced a deleted one), or None."""
+        key = os.environ.get("CUSTOMERS_TABLE_KEY") or "user_id"
+        attribute = os.environ.get("CUSTOMER_ID_ATTRIBUTE") or "stripe_customer_id"
+        item = boto3.client("dynamodb").get_item(
+            TableName=self.table, Key={key: {"S": self.account}}, ConsistentRead=True
+        )
+        value = item.get("Item", {}).get(attribute, {}).get("S")
+        return str(value) if value is not None else None
+
+    def delete_customer(self) -> None:
+        """Delete the mapped customer at the stand-in, as Stripe's Dashboard would: the table
+        still maps the account to it, and the next click shows what the function does then."""
+        customer = self.mapped_customer()
+        if self._fake is None or customer is None or customer not in self._fake.customers:
+            return
+        if not self._fake.customers[customer].get("deleted"):
+            self._fake.delete_customer(customer)
+
+    def customer_note(self) -> str:
+        """The demo page's line about the account's Stripe customer, and the button deleting it
+        (with the stand-in only: never a customer of a real Stripe account)."""
+        customer = self.mapped_customer()
+        if customer is None:
+            return '<p id="customer">The table maps this account to no customer yet.</p>'
+        deleted = self._fake is not None and self._fake.customers.get(customer, {}).get("deleted")
+        state = " (deleted at Stripe)" if deleted else ""
+        note = (
+            f'<p id="customer">The table maps this account to <code>{html.escape(customer)}'
+            f"</code>{state}.</p>"
+        )
+        if self._fake is None or deleted:
+            return note
+        creating = os.environ.get("CREATE_MISSING_CUSTOMERS", "").strip().lower() == "true"
+        then = (
+            "the next Billing click makes a new customer and maps it in place of this one"
+            if creating
+            else "the next Billing click is a 404 no-billing-account (start the server with "
+            "CREATE_MISSING_CUSTOMERS=true to see it replaced)"
+        )
+        return (
+            f'{note}\n<form method="POST" action="/delete-customer"><button>Delete this '
+            f"customer at Stripe</button></form> <span>As in Stripe's Dashboard: {then}.</span>"
+        )
 
     def sign_in_cookie(self, signed_in: bool) -> str:
         """The session cookie a sign-in sets (or a sign-out clears), as an app's login would."""
@@ -579,6 +629,22 @@ def _listening(flag: str, port: int) -> Iterator[None]:
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
             f"pick another {flag}, or {flag} 0 for any free port."
         ) from None
+
+
+# One deep-link form of the demo page, and the flow it asks for.
+_FLOW_FORM = re.compile(
+    r'<form [^>]*>\s*(?:<input [^>]*>\s*)*?<input type="hidden" name="flow" '
+    r'value="(?P<flow>\w+)">.*?</form>\n',
+    re.S,
+)
+
+
+def _offered_only(page: str) -> str:
+    """The page without the deep links PORTAL_FLOWS leaves out (they would only answer 409)."""
+    offered = offered_flows(os.environ.get("PORTAL_FLOWS", ""))
+    if offered is None:
+        return page
+    return _FLOW_FORM.sub(lambda form: form[0] if form["flow"] in offered else "", page)
 
 
 def _load_handler() -> Any:
@@ -706,7 +772,7 @@ class _Handler(BaseHTTPRequestHandler):
             content_type = ("Content-Type", "text/html; charset=utf-8")
             page = dev.error_page(urlsplit(self.path).query)
             answer = HttpResponse(200, [content_type, ("Cache-Control", "no-store")], page)
-        elif path in ("/auth-mode", "/sign-in", "/sign-out") and self.command == "POST":
+        elif path in DEMO_ACTIONS and self.command == "POST":
             answer = self._demo_action(path)
         elif path == "/billing.js" and self.command in ("GET", "HEAD"):
             # Any page may import it (a module script is fetched with CORS): your own page on
@@ -733,7 +799,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
 
     def _demo_action(self, path: str) -> HttpResponse:
-        """The demo page's own buttons: switch the auth mode, sign in or out (cookie mode).
+        """The demo page's own buttons: switch the auth mode, sign in or out (cookie mode),
+        delete the account's customer at the stand-in.
         Each answers 303 back to the page."""
         dev = self.server.dev
         back = [("Location", "/"), ("Cache-Control", "no-store")]
@@ -745,6 +812,9 @@ class _Handler(BaseHTTPRequestHandler):
                     400, [JSON], b'{"message":"mode: authorizer, function, cookie"}'
                 )
             dev.use_auth(form["mode"])
+            return HttpResponse(303, back, b"")
+        if path == "/delete-customer":
+            dev.delete_customer()
             return HttpResponse(303, back, b"")
         cookie = dev.sign_in_cookie(signed_in=path == "/sign-in")
         return HttpResponse(303, [*back, ("Set-Cookie", cookie)], b"")

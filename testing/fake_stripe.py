@@ -23,7 +23,9 @@ Endpoints: ``POST /v1/billing_portal/sessions``, ``POST /v1/billing_portal/confi
 (create), ``POST /v1/billing_portal/configurations/{id}`` (update),
 ``GET /v1/billing_portal/configurations`` (list: ``active``, ``is_default``, ``limit``,
 ``starting_after``), ``GET /v1/billing_portal/configurations/{id}``, ``POST /v1/customers``,
-``GET /v1/customers/{id}``, ``GET /v1/subscriptions``, ``GET /v1/subscriptions/{id}``, and
+``GET /v1/customers`` (``limit``, ``starting_after``), ``GET /v1/customers/{id}``,
+``POST /v1/customers/{id}`` (update), ``DELETE /v1/customers/{id}``, ``GET /v1/subscriptions``,
+``GET /v1/subscriptions/{id}``, and
 ``GET /p/session/{token}`` (the HTML page a session's ``url`` points at: every parameter the
 session was created with, in a definition list, and the features its configuration enables).
 Anything else: 404.
@@ -39,8 +41,11 @@ Python API (all thread-safe):
 ``.api_keys: set[str]``        accepted secret keys, default ``{"sk_test_fake"}``
 ``.default_configuration``     the ``bpc_...`` reported when a session names none
 ``.add_customer(**fields) -> "cus_..."`` (``livemode=True``: a customer of the other mode, which
-a test key is told "a similar object exists in live mode"), ``.delete_customer(id)`` (also
-cancels its subscriptions, as Stripe does), ``.add_account(id=None) -> "acct_..."``,
+a test key is told "a similar object exists in live mode"), ``.delete_customer(id)`` (as Stripe
+deletes one, also through ``DELETE /v1/customers/{id}``: its subscriptions are canceled, a session,
+an update or a subscription list naming it is refused "No such customer", and retrieving it
+answers ``{"id": ..., "object": "customer", "deleted": true}``; an id it never had is a 404
+``resource_missing``), ``.add_account(id=None) -> "acct_..."``,
 ``.add_subscription(customer=None, customer_account=None, status="active",
 items=(("price_basic", 1),), cancel_at_period_end=False) -> "sub_..."`` (a quantity of None is a
 usage-based price), ``.add_configuration(features=None, **fields) -> "bpc_..."``,
@@ -59,9 +64,9 @@ with lower-case names, raw body/query); ``.calls(method=None, path_prefix="")`` 
 ``.sessions``, ``.customers``, ``.subscriptions`` (dicts id -> object), ``.accounts`` (set)
 ``.connections``               TCP connections accepted
 ``.fail_next(status, times=1, error_type=None, path_prefix=None, retry_after=None,
-should_retry=None)``  answer the next matching requests with a Stripe error (type by status
-unless given: 429 ``rate_limit_error``, 5xx ``api_error``, other ``invalid_request_error``;
-``Retry-After`` / ``Stripe-Should-Retry`` headers when given)
+should_retry=None, message=None, code=None, param=None)``  answer the next matching requests with
+a Stripe error (type by status unless given: 429 ``rate_limit_error``, 5xx ``api_error``, other
+``invalid_request_error``; ``Retry-After`` / ``Stripe-Should-Retry`` headers when given)
 ``.drop_next(times=1, path_prefix=None)``  close the connection without answering
 ``.delay = seconds``           sleep before answering every request
 ``.reset()``                   clear objects, records, faults, ``delay`` and ``connections``
@@ -204,6 +209,9 @@ SUBSCRIPTION_LIST_PARAMS: dict[str, Any] = {
 }  # fmt: skip
 
 RETRIEVE_PARAMS: dict[str, Any] = {"expand": [str]}
+LIST_PARAMS: dict[str, Any] = {
+    "ending_before": str, "expand": [str], "limit": int, "starting_after": str,
+}  # fmt: skip
 # What a configuration's parameters set (the object's other fields are Stripe's own).
 CONFIGURATION_FIELDS = (
     "business_profile",
@@ -290,6 +298,25 @@ def _no_such(kind: str, object_id: str, param: str, status: int = 400) -> Stripe
     return StripeFailure(
         status, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
     )
+
+
+def _other_mode(customer_id: str, param: str, status: int = 400) -> StripeFailure:
+    return StripeFailure(
+        status,
+        f"No such customer: '{customer_id}'; a similar object exists in live mode, but a test "
+        "mode key was used to make this request.",
+        code="resource_missing",
+        param=param,
+    )
+
+
+def _check_profile(params: dict[str, Any]) -> None:
+    """Stripe's own limits on what a customer's profile may hold (its error names the field)."""
+    if len(params.get("name") or "") > CUSTOMER_NAME_MAX:
+        raise StripeFailure(400, "Name is too long (maximum 256 characters).", param="name")
+    email = params.get("email")
+    if email is not None and (len(email) > CUSTOMER_EMAIL_MAX or not STRIPE_EMAIL.match(email)):
+        raise StripeFailure(400, "Invalid email address.", code="email_invalid", param="email")
 
 
 def _validate(value: Any, spec: Any, name: str) -> None:
@@ -559,10 +586,7 @@ class FakeStripe:
         with self._lock:
             if customer_id not in self.customers:
                 raise KeyError(customer_id)
-            self.customers[customer_id] = {"id": customer_id, "object": "customer", "deleted": True}
-            for sub in self.subscriptions.values():
-                if sub["customer"] == customer_id:
-                    sub["status"] = "canceled"
+            self._delete_customer({}, customer_id)
 
     def add_account(self, id: str | None = None) -> str:
         with self._lock:
@@ -635,6 +659,8 @@ class FakeStripe:
         retry_after: float | None = None,
         should_retry: bool | None = None,
         message: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
     ) -> None:
         if error_type is None:
             error_type = (
@@ -653,7 +679,8 @@ class FakeStripe:
             status,
             message or f"Injected failure (HTTP {status}) from the local Stripe stand-in.",
             type=error_type,
-            code="rate_limit" if status == 429 else None,
+            code=code or ("rate_limit" if status == 429 else None),
+            param=param,
             headers=headers,
         )
         with self._lock:
@@ -739,7 +766,10 @@ class FakeStripe:
                 self._retrieve_configuration,
             ),
             ("POST", r"/v1/customers", self._create_customer),
+            ("GET", r"/v1/customers", self._list_customers),
             ("GET", r"/v1/customers/(?P<id>[^/]+)", self._retrieve_customer),
+            ("POST", r"/v1/customers/(?P<id>[^/]+)", self._update_customer),
+            ("DELETE", r"/v1/customers/(?P<id>[^/]+)", self._delete_customer),
             ("GET", r"/v1/subscriptions", self._list_subscriptions),
             ("GET", r"/v1/subscriptions/(?P<id>[^/]+)", self._retrieve_subscription),
         ]
@@ -747,7 +777,7 @@ class FakeStripe:
             match = re.fullmatch(pattern, path)
             if route_method == method and match:
                 args = [unquote_plus(v) for v in match.groupdict().values()]
-                if method == "POST":
+                if method in ("POST", "DELETE"):
                     return self._idempotently(request, partial(action, request.params, *args))
                 return _json_answer(200, action(request.params, *args))
         raise StripeFailure(
@@ -856,13 +886,7 @@ class FakeStripe:
         if found.get("deleted"):
             raise _no_such("customer", customer, param)
         if found.get("livemode"):
-            raise StripeFailure(
-                400,
-                f"No such customer: '{customer}'; a similar object exists in live mode, but a "
-                "test mode key was used to make this request.",
-                code="resource_missing",
-                param=param,
-            )
+            raise _other_mode(customer, param)
 
     def _check_flow(
         self,
@@ -1000,16 +1024,53 @@ class FakeStripe:
 
     def _create_customer(self, params: dict[str, Any]) -> dict[str, Any]:
         _validate(params, CUSTOMER_CREATE_PARAMS, "")
-        # Stripe's own limits on what a profile may hold (its error names the field).
-        if len(params.get("name") or "") > CUSTOMER_NAME_MAX:
-            raise StripeFailure(400, "Name is too long (maximum 256 characters).", param="name")
-        email = params.get("email")
-        if email is not None and (len(email) > CUSTOMER_EMAIL_MAX or not STRIPE_EMAIL.match(email)):
-            raise StripeFailure(400, "Invalid email address.", code="email_invalid", param="email")
+        _check_profile(params)
         fields = {k: v for k, v in params.items() if k != "expand"}
         customer = self._customer_object(_new_id("cus_", 14), fields)
         self.customers[customer["id"]] = customer
         return customer
+
+    def _update_customer(self, params: dict[str, Any], customer_id: str) -> dict[str, Any]:
+        _validate(params, CUSTOMER_CREATE_PARAMS, "")
+        customer = self._usable_customer(customer_id)
+        _check_profile(params)
+        metadata = {**customer["metadata"], **params.get("metadata", {})}
+        customer.update({k: v for k, v in params.items() if k != "expand"}, metadata=metadata)
+        return customer
+
+    def _delete_customer(self, params: dict[str, Any], customer_id: str) -> dict[str, Any]:
+        self._usable_customer(customer_id)
+        deleted = {"id": customer_id, "object": "customer", "deleted": True}
+        self.customers[customer_id] = deleted
+        for sub in self.subscriptions.values():
+            if sub["customer"] == customer_id:
+                sub["status"] = "canceled"
+        return deleted
+
+    def _usable_customer(self, customer_id: str) -> dict[str, Any]:
+        """A customer an update or deletion may name: Stripe answers 404 for a deleted one too."""
+        customer = self.customers.get(customer_id)
+        if customer is None or customer.get("deleted"):
+            raise _no_such("customer", customer_id, "id", status=404)
+        if customer.get("livemode"):
+            raise _other_mode(customer_id, "id", status=404)
+        return customer
+
+    def _list_customers(self, params: dict[str, Any]) -> dict[str, Any]:
+        _validate(params, LIST_PARAMS, "")
+        limit = int(params.get("limit", 10))
+        # Newest first, as Stripe lists; deleted customers are not listed.
+        listed = [c for c in reversed(self.customers.values()) if not c.get("deleted")]
+        ids = [c["id"] for c in listed]
+        after = params.get("starting_after")
+        if after is not None:
+            listed = listed[ids.index(after) + 1 :] if after in ids else listed
+        return {
+            "object": "list",
+            "data": listed[:limit],
+            "has_more": len(listed) > limit,
+            "url": "/v1/customers",
+        }
 
     def _customer_object(self, customer_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -1037,14 +1098,13 @@ class FakeStripe:
         }
 
     def _retrieve_customer(self, params: dict[str, Any], customer_id: str) -> dict[str, Any]:
+        """Deleted customers are still retrieved (``deleted: true``); another mode's are not."""
         _validate(params, RETRIEVE_PARAMS, "")
         if customer_id not in self.customers:
             raise _no_such("customer", customer_id, "id", status=404)
+        if self.customers[customer_id].get("livemode"):
+            raise _other_mode(customer_id, "id", status=404)
         return self.customers[customer_id]
-
-    def _check_customer_mode(self, customer: str) -> None:
-        if self.customers[customer].get("livemode"):
-            self._check_customer(customer, "customer")
 
     def _retrieve_subscription(self, params: dict[str, Any], sub_id: str) -> dict[str, Any]:
         _validate(params, RETRIEVE_PARAMS, "")
@@ -1055,10 +1115,8 @@ class FakeStripe:
     def _list_subscriptions(self, params: dict[str, Any]) -> dict[str, Any]:
         _validate(params, SUBSCRIPTION_LIST_PARAMS, "")
         customer = params.get("customer")
-        if customer is not None and customer not in self.customers:
-            raise _no_such("customer", customer, "customer")
         if customer is not None:
-            self._check_customer_mode(customer)
+            self._check_customer(customer, "customer")
         limit = int(params.get("limit", 10))
         if not 1 <= limit <= 100:
             raise StripeFailure(

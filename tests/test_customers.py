@@ -18,6 +18,7 @@ from testing.failing_dynamodb import FailingDynamoDB
 from testing.fake_stripe import FakeStripe
 from testing.handler import build_handler, problem, session_customer
 from testing.harness import DEMO_TABLE, LambdaContext, create_table, put_customer
+from testing.metrics import metrics_emitted
 from tools import link_customer
 
 CLAIMS = {"sub": "new-user", "email": "new@example.com", "name": "New User"}
@@ -35,9 +36,14 @@ def item(dynamodb: Any, user_key: str, key: str = "user_id") -> dict[str, Any] |
     return found
 
 
-def click(handler: Any, claims: dict[str, Any] = CLAIMS) -> dict[str, Any]:
-    result: dict[str, Any] = handler(event("home", claims=claims), LambdaContext())
+def click(handler: Any, claims: dict[str, Any] = CLAIMS, query: str = "") -> dict[str, Any]:
+    result: dict[str, Any] = handler(event("home", claims=claims, query=query), LambdaContext())
     return result
+
+
+def creations(fake_stripe: FakeStripe) -> list[Any]:
+    """The customer creations Stripe received (not the updates of /v1/customers/{id})."""
+    return [call for call in fake_stripe.calls("POST") if call.path == "/v1/customers"]
 
 
 # --- Lazy creation ------------------------------------------------------------------------
@@ -64,10 +70,12 @@ def test_creation_is_idempotent_at_stripe_under_a_key_that_hides_the_user_key(
 ) -> None:
     click(build_handler())
 
-    [call] = fake_stripe.calls("POST", "/v1/customers")
+    [call] = creations(fake_stripe)
     key = call.headers["idempotency-key"]
     assert key.startswith("billing-portal-customer-")
     assert "new-user" not in key
+    # Only what is fixed for the user key: the claims follow in an update.
+    assert call.params == {"metadata": {"user_key": "new-user", "customers_table": DEMO_TABLE}}
 
 
 def test_two_deployments_on_one_stripe_account_never_share_a_customer(
@@ -99,7 +107,7 @@ def test_second_click_uses_the_stored_customer(
     second = session_customer(fake_stripe, click(handler))
 
     assert second == first
-    assert len(fake_stripe.calls("POST", "/v1/customers")) == 1
+    assert len(creations(fake_stripe)) == 1
 
 
 def test_claims_without_email_or_name_still_get_a_customer(
@@ -151,7 +159,7 @@ def test_a_first_click_without_time_to_create_and_map_is_a_503_before_any_creati
     assert item(dynamodb, "new-user") is None
 
 
-def test_changed_claims_within_stripes_key_window_are_a_503_not_a_second_customer(
+def test_a_failed_mapping_write_then_a_click_with_other_claims_reaches_the_same_customer(
     creating: None, dynamodb: Any, fake_stripe: FakeStripe
 ) -> None:
     handler = build_handler()
@@ -159,30 +167,58 @@ def test_changed_claims_within_stripes_key_window_are_a_503_not_a_second_custome
     # As if storing the mapping had failed after Stripe created the customer.
     dynamodb.delete_item(TableName=DEMO_TABLE, Key={"user_id": {"S": "new-user"}})
 
-    response = click(handler, {**CLAIMS, "email": "renamed@example.com"})
+    response = click(handler, {**CLAIMS, "email": "renamed@example.com", "name": "Renamed"})
 
-    assert response["statusCode"] == 503
-    assert "Retry-After" in response["headers"]
+    assert session_customer(fake_stripe, response) == first
     assert list(fake_stripe.customers) == [first]
-    assert item(dynamodb, "new-user") is None
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": first},
+    }
+    customer = fake_stripe.customers[first]
+    assert (customer["email"], customer["name"]) == ("renamed@example.com", "Renamed")
+
+
+def test_a_failed_profile_update_never_fails_the_click(
+    creating: None,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_stripe.fail_next(500, times=3, path_prefix="/v1/customers/")  # every try of the update
+
+    response = click(build_handler())
+
+    [created] = fake_stripe.customers
+    assert session_customer(fake_stripe, response) == created
+    assert fake_stripe.customers[created]["name"] is None
+    assert item(dynamodb, "new-user") is not None
+    [warning] = [r for r in caplog.records if "name and email were not set" in r.getMessage()]
+    assert warning.levelname == "WARNING"
 
 
 # --- Races --------------------------------------------------------------------------------
 
 
-def race(handler: Any, fake_stripe: FakeStripe, clicks: int = 8) -> list[dict[str, Any]]:
-    """`clicks` first clicks of one user at once, as threads through the real handler.
+def race(
+    handler: Any,
+    fake_stripe: FakeStripe,
+    clicks: int = 8,
+    claims: tuple[dict[str, Any], ...] = (CLAIMS,),
+) -> list[dict[str, Any]]:
+    """`clicks` first clicks of one user at once, as threads through the real handler, with
+    `claims` in turn (two devices' tokens may carry different names).
 
     Lambda would run them in separate containers; here they share one handler, which is fine
-    because the events are identical. The stand-in's delay keeps every creation request in
-    flight together, so all of them have read "no item" before any mapping is written.
+    because each event carries its own claims. The stand-in's delay keeps every creation request
+    in flight together, so all of them have read "no item" before any mapping is written.
     """
     start = threading.Barrier(clicks)
     fake_stripe.delay = 0.05
 
-    def one(_: int) -> dict[str, Any]:
+    def one(n: int) -> dict[str, Any]:
         start.wait()
-        return click(handler)
+        return click(handler, claims[n % len(claims)])
 
     with ThreadPoolExecutor(clicks) as pool:
         return list(pool.map(one, range(clicks)))
@@ -197,6 +233,23 @@ def test_concurrent_first_clicks_end_at_one_customer_with_one_item(
     assert [session_customer(fake_stripe, r) for r in responses] == [customer] * 8
     items = dynamodb.scan(TableName=DEMO_TABLE, ConsistentRead=True)["Items"]
     assert items == [{"user_id": {"S": "new-user"}, "stripe_customer_id": {"S": customer}}]
+
+
+def test_racing_first_clicks_with_two_names_all_reach_one_customer_and_none_waits(
+    creating: None, dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    renamed = {**CLAIMS, "name": "New User (renamed)", "email": "renamed@example.com"}
+
+    responses = race(build_handler(), fake_stripe, clicks=4, claims=(CLAIMS, renamed))
+
+    [customer] = fake_stripe.customers
+    assert [r["statusCode"] for r in responses] == [303] * 4
+    assert [session_customer(fake_stripe, r) for r in responses] == [customer] * 4
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": customer},
+    }
+    assert fake_stripe.customers[customer]["name"] in ("New User", "New User (renamed)")
 
 
 def test_a_mapping_written_first_wins_over_a_later_one(dynamodb: Any) -> None:
@@ -273,26 +326,210 @@ def test_creation_keeps_the_other_attributes_of_an_existing_users_item(
 # --- Deleted customers --------------------------------------------------------------------
 
 
-def test_a_deleted_customer_is_a_404_saying_the_account_is_gone_and_is_not_replaced(
-    creating: None,
-    dynamodb: Any,
-    fake_stripe: FakeStripe,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+# What each case must show: the answer, the one MissingCustomers outcome, the item, and Stripe's
+# customers (testing/metrics.py reads the metrics a handler printed).
+
+
+def missing_outcomes(capfd: pytest.CaptureFixture[str]) -> list[str]:
+    return [m["outcome"] for m in metrics_emitted(capfd) if m["name"] == "MissingCustomers"]
+
+
+@pytest.fixture
+def deleted(dynamodb: Any, fake_stripe: FakeStripe) -> str:
+    """The user's mapped customer, deleted in Stripe's Dashboard."""
     customer = fake_stripe.add_customer(email="gone@example.com")
     put_customer(dynamodb, "new-user", customer)
     fake_stripe.delete_customer(customer)
+    return customer
 
-    response = click(build_handler(), {"sub": "new-user", "email": "gone@example.com"})
 
-    body = problem(response)
+def test_a_deleted_customer_is_replaced_as_on_a_first_click_when_creation_is_on(
+    creating: None,
+    deleted: str,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    response = click(build_handler())
+
+    [new] = [c for c in fake_stripe.customers if c != deleted]
+    assert session_customer(fake_stripe, response) == new
+    assert fake_stripe.customers[deleted]["deleted"] is True
+    assert fake_stripe.customers[new]["metadata"] == {
+        "user_key": "new-user",
+        "customers_table": DEMO_TABLE,
+        "replaces": deleted,
+    }
+    assert fake_stripe.customers[new]["email"] == "new@example.com"
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": new},
+    }
+    assert missing_outcomes(capfd) == ["replaced"]
+
+
+def test_a_replacement_is_never_a_replay_of_the_users_first_creation(
+    creating: None, dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    handler = build_handler()
+    first = session_customer(fake_stripe, click(handler))
+    fake_stripe.delete_customer(first)  # within Stripe's 24 hours of the first creation
+
+    second = session_customer(fake_stripe, click(handler))
+
+    assert second != first
+    keys = [call.headers["idempotency-key"] for call in creations(fake_stripe)]
+    assert len(set(keys)) == 2
+
+
+def test_racing_clicks_after_a_deletion_make_one_new_customer(
+    creating: None,
+    deleted: str,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    responses = race(build_handler(), fake_stripe, clicks=4)
+
+    [new] = [c for c in fake_stripe.customers if c != deleted]
+    assert [session_customer(fake_stripe, r) for r in responses] == [new] * 4
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": new},
+    }
+    assert missing_outcomes(capfd) == ["replaced"] * 4
+
+
+def test_a_deleted_customer_without_creation_is_a_404_and_the_item_stays(
+    env: dict[str, str],
+    deleted: str,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    for query in ("", "flow=subscription_cancel"):  # the session, or the subscription lookup
+        response = click(build_handler(), {"sub": "new-user", "email": "gone@example.com"}, query)
+
+        body = problem(response)
+        assert response["statusCode"] == 404
+        assert body["type"].endswith("no-billing-account")
+        assert "no longer exists" in body["detail"]
+    assert creations(fake_stripe) == []
+    assert list(fake_stripe.customers) == [deleted]
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": deleted},
+    }
+    assert missing_outcomes(capfd) == ["deleted", "deleted"]
+
+
+def test_a_deleted_customer_in_a_flows_subscription_lookup_is_replaced_too(
+    creating: None,
+    deleted: str,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    response = click(build_handler(), query="flow=subscription_cancel")
+
+    # The new customer has no subscription to cancel yet: the flow's own 404, not an account's.
     assert response["statusCode"] == 404
-    assert body["type"].endswith("no-billing-account")
-    assert "no longer exists" in body["detail"]
-    assert fake_stripe.calls("POST", "/v1/customers") == []
-    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert "does not exist at Stripe" in warning.getMessage()
-    assert not any("gone@example.com" in str(vars(r)) for r in caplog.records)
+    assert problem(response)["type"].endswith("no-such-subscription")
+    [new] = [c for c in fake_stripe.customers if c != deleted]
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": new},
+    }
+    assert missing_outcomes(capfd) == ["replaced"]
+
+
+def test_a_customer_stripe_never_had_is_a_500_for_the_operator_and_never_replaced(
+    creating: None,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    put_customer(dynamodb, "new-user", "cus_FromAnotherAccount")
+
+    response = click(build_handler())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("server-misconfigured")
+    assert fake_stripe.customers == {}
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": "cus_FromAnotherAccount"},
+    }
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "not in this Stripe account" in error.getMessage()
+    metrics = metrics_emitted(capfd)
+    assert {"name": "Misconfigurations", "service": "billing-portal"} in metrics  # the alarm's
+    assert [m["outcome"] for m in metrics if m["name"] == "MissingCustomers"] == ["not-in-account"]
+
+
+def test_a_customer_of_the_other_mode_is_a_500_without_a_second_look(
+    creating: None,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    live = fake_stripe.add_customer(livemode=True)
+    put_customer(dynamodb, "new-user", live)
+
+    response = click(build_handler())
+
+    assert response["statusCode"] == 500
+    assert fake_stripe.calls("GET", "/v1/customers") == []
+    assert list(fake_stripe.customers) == [live]
+    assert item(dynamodb, "new-user") == {
+        "user_id": {"S": "new-user"},
+        "stripe_customer_id": {"S": live},
+    }
+    assert missing_outcomes(capfd) == []
+
+
+def test_a_customer_stripe_finds_on_a_second_look_is_a_503_to_retry(
+    creating: None,
+    customer: str,
+    dynamodb: Any,
+    fake_stripe: FakeStripe,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Stripe's replication raced us: "No such customer" for a customer it then returns alive.
+    fake_stripe.fail_next(
+        400,
+        path_prefix="/v1/billing_portal/sessions",
+        message=f"No such customer: '{customer}'",
+        code="resource_missing",
+        param="customer",
+    )
+
+    response = click(build_handler(), {"sub": "demo-user"})
+
+    assert response["statusCode"] == 503
+    assert problem(response)["type"].endswith("upstream-unavailable")
+    assert response["headers"]["Retry-After"]
+    assert creations(fake_stripe) == []
+    assert item(dynamodb, "demo-user") == {
+        "user_id": {"S": "demo-user"},
+        "stripe_customer_id": {"S": customer},
+    }
+    assert missing_outcomes(capfd) == ["alive"]
+    assert session_customer(fake_stripe, click(build_handler(), {"sub": "demo-user"})) == customer
+
+
+def test_an_accounts_v2_item_stripe_does_not_know_is_a_404_without_a_look(
+    creating: None, dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    put_customer(dynamodb, "new-user", "acct_Unknown")
+
+    response = click(build_handler())
+
+    assert response["statusCode"] == 404
+    assert problem(response)["type"].endswith("no-billing-account")
+    assert fake_stripe.calls("GET", "/v1/customers") == []
+    assert creations(fake_stripe) == []
 
 
 # --- The link tool ------------------------------------------------------------------------

@@ -168,6 +168,7 @@ NOT_PARAMETERS = {
     "UpstreamFailures",
     "RejectedRequests",
     "FlowsUnavailable",
+    "MissingCustomers",
     "UnhandledErrors",
     "BillingPortal",  # the metric namespace's prefix
     # AWS names

@@ -211,6 +211,56 @@ def test_idempotent_customer_creation(fake):
     assert exc.value.param == "user_key"
 
 
+def test_a_deleted_customer_is_gone_as_at_stripe_and_an_unknown_one_was_never_there(fake):
+    client = client_for(fake)
+    cus = fake.add_customer(email="ada@example.com", name="Ada")
+    sub = fake.add_subscription(customer=cus)
+    live = fake.add_customer(livemode=True)
+
+    deleted = client.v1.customers.delete(cus)
+
+    assert (deleted.id, deleted.deleted) == (cus, True)
+    assert client.v1.customers.retrieve(cus).to_dict() == {
+        "id": cus,
+        "object": "customer",
+        "deleted": True,
+    }
+    assert fake.subscriptions[sub]["status"] == "canceled"
+    refused = [
+        lambda: client.v1.billing_portal.sessions.create({"customer": cus}),
+        lambda: client.v1.subscriptions.list({"customer": cus}),
+        lambda: client.v1.customers.update(cus, {"name": "Eve"}),
+        lambda: client.v1.customers.delete(cus),
+    ]
+    for call in refused:
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            call()
+        assert exc.value.code == "resource_missing"
+        assert exc.value.user_message == f"No such customer: '{cus}'"
+    assert [c.id for c in client.v1.customers.list().data] == [live]
+    for never_had in ("cus_NeverHad", live):
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            client.v1.customers.retrieve(never_had)
+        assert (exc.value.http_status, exc.value.code) == (404, "resource_missing")
+    assert "similar object exists in live mode" in str(exc.value.user_message)
+
+
+def test_a_customers_profile_is_updated_and_refused_as_at_creation(fake):
+    client = client_for(fake)
+    cus = fake.add_customer(metadata={"user_key": "u-42"})
+
+    updated = client.v1.customers.update(cus, {"name": "Ada", "metadata": {"plan": "team"}})
+
+    assert (updated.name, updated.metadata.to_dict()) == (
+        "Ada",
+        {"user_key": "u-42", "plan": "team"},
+    )
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.customers.update(cus, {"email": "not an address"})
+    assert exc.value.param == "email"
+    assert fake.customers[cus]["email"] is None
+
+
 def test_eight_concurrent_requests(fake):
     client = client_for(fake)
     options = {"idempotency_key": "same-first-click"}

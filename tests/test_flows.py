@@ -297,3 +297,50 @@ def test_a_promotion_code_stripe_does_not_know_is_the_operators_500_not_the_call
 
     assert response["statusCode"] == 500
     assert problem(response)["type"].endswith("/server-misconfigured")
+
+
+# --- PORTAL_FLOWS: the flows this deployment offers -------------------------------------------
+
+
+@pytest.mark.parametrize("flow", ["subscription_cancel", "customer_update"])
+def test_a_flow_not_offered_is_a_409_before_any_call(
+    monkeypatch: pytest.MonkeyPatch,
+    customer: str,
+    fake_stripe: FakeStripe,
+    dynamodb_calls: list[str],
+    flow: str,
+) -> None:
+    monkeypatch.setenv("PORTAL_FLOWS", "payment_method_update,subscription_update")
+
+    response = build_handler()(event("home", query=f"flow={flow}"), LambdaContext())
+
+    body = problem(response)
+    assert response["statusCode"] == 409
+    assert body["type"].endswith("/flow-unavailable")
+    assert flow in body["detail"]
+    assert fake_stripe.calls() == []
+    assert dynamodb_calls == []
+
+
+@pytest.mark.parametrize("query", ["", "flow=payment_method_update"])
+def test_a_plain_click_and_an_offered_flow_open_the_portal(
+    monkeypatch: pytest.MonkeyPatch, customer: str, fake_stripe: FakeStripe, query: str
+) -> None:
+    monkeypatch.setenv("PORTAL_FLOWS", "payment_method_update")
+
+    response = build_handler()(event("home", query=query), LambdaContext())
+
+    assert response["statusCode"] == 303
+    assert sent_params(fake_stripe).get("flow_data", {}).get("type") == (query[5:] or None)
+
+
+def test_an_unknown_flow_in_portal_flows_is_a_500_for_every_request(
+    monkeypatch: pytest.MonkeyPatch, customer: str, fake_stripe: FakeStripe
+) -> None:
+    monkeypatch.setenv("PORTAL_FLOWS", "payment_method_update,subscription_cancle")
+
+    response = build_handler()(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("/server-misconfigured")
+    assert fake_stripe.calls() == []

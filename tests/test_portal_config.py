@@ -143,6 +143,39 @@ def test_check_holds_the_file_against_the_deployments_settings(
     assert expected in refused.value.problems[-1]
 
 
+def test_check_requires_only_the_features_of_the_flows_the_deployment_offers(
+    tmp_path: Path,
+) -> None:
+    # A company that never lets customers pause, cancel or change plans in a deep link.
+    no_pause = FEATURES_OK.replace("  subscription_pause: {enabled: true}\n", "")
+    path = written(tmp_path, f"features:\n{no_pause}  subscription_cancel: {{enabled: false}}\n")
+    flows = "payment_method_update,customer_update,subscription_update"
+    offered = samconfig.Environment("dev", "billing-portal-dev", None, None, {"PortalFlows": flows})
+    every = samconfig.Environment("dev", "billing-portal-dev", None, None, {"PortalFlows": ""})
+
+    assert portal_config.load(path, offered).features.subscription_cancel.enabled is False
+    with pytest.raises(portal_config.PortalConfigError) as refused:
+        portal_config.load(path, every)
+    assert [p.split(": ", 2)[1] for p in refused.value.problems] == [
+        "features.subscription_cancel.enabled",
+        "features.subscription_pause.enabled",
+    ]
+
+
+def test_a_portal_flows_value_that_is_no_flow_is_one_line(tmp_path: Path) -> None:
+    path = written(tmp_path, f"features:\n{FEATURES_OK}  subscription_cancel: {{enabled: true}}\n")
+    env = samconfig.Environment("dev", "billing-portal-dev", None, None, {"PortalFlows": "pause"})
+
+    with pytest.raises(portal_config.PortalConfigError) as refused:
+        portal_config.load(path, env)
+
+    assert refused.value.problems == (
+        f"{path}: PortalFlows: pause is no flow (flows: "
+        "customer_update, payment_method_update, subscription_cancel, subscription_pause, "
+        "subscription_update, subscription_update_confirm)",
+    )
+
+
 # --- plan and apply -------------------------------------------------------------------------------
 
 

@@ -107,6 +107,19 @@ def test_a_configuration_without_a_flows_feature_fails_naming_the_flow(check: An
     assert detail.endswith("does not enable: subscription_pause needs subscription_pause")
 
 
+def test_a_flow_the_deployment_does_not_offer_needs_no_feature(
+    check: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A company that never lets customers pause turns pause off, and offers the rest.
+    offered = "payment_method_update,subscription_cancel,subscription_update"
+    monkeypatch.setenv("PORTAL_FLOWS", offered)
+
+    answer = check("configuration lacks a flow's feature")
+
+    assert answer["ready"] is True
+    assert checks(answer)["portal_configuration"][1].endswith("enables 3 flows")
+
+
 def test_an_inactive_configuration_fails(
     dynamodb: Any, monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe
 ) -> None:

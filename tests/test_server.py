@@ -324,6 +324,45 @@ def test_the_banners_link_customer_line_works_as_printed(
         assert headers["Location"].startswith(f"{stand_in(empty).url}/p/session/")
 
 
+def test_the_demo_deletes_its_customer_and_the_next_click_makes_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.setenv("CREATE_MISSING_CUSTOMERS", "true")
+    with DevServer(port=0, out=io.StringIO()) as demo:
+        first = demo.customer_id
+        assert f"maps this account to <code>{first}</code>." in request(demo.url)[2].decode()
+
+        status, headers, _ = request(f"{demo.url}delete-customer", b"", {})
+
+        assert (status, headers["Location"]) == (303, "/")
+        assert stand_in(demo).customers[first] == {
+            "id": first,
+            "object": "customer",
+            "deleted": True,
+        }
+        assert "(deleted at Stripe)" in request(demo.url)[2].decode()
+        status, _, _ = form_post(demo, return_url=demo.url)
+        assert status == 303
+        new = list(stand_in(demo).sessions.values())[-1]["customer"]
+        assert new not in (first, None)
+        assert f"maps this account to <code>{new}</code>." in request(demo.url)[2].decode()
+
+
+def test_the_demo_page_shows_only_the_deep_links_portal_flows_offers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.setenv("PORTAL_FLOWS", "payment_method_update,subscription_update_confirm")
+    with DevServer(port=0, out=io.StringIO()) as demo:
+        page = request(demo.url)[2].decode()
+
+        shown = re.findall(r'name="flow" value="(\w+)"', page)
+        assert shown == ["payment_method_update", "subscription_update_confirm"]
+        assert "<button>Billing</button>" in page
+        assert form_post(demo, return_url=demo.url, flow="subscription_cancel")[0] == 409
+
+
 def test_a_log_level_powertools_cannot_use_is_refused_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

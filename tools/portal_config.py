@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from billing_portal.domain.flows import FLOW_FEATURES
+from billing_portal.settings import offered_flows
 from tools import samconfig
 from tools.portal_params import ConfigurationCreate
 
@@ -130,11 +131,18 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def deployment_problems(config: ConfigurationCreate, parameters: dict[str, str]) -> list[str]:
-    """What the function needs of the configuration: each flow it can deep-link enabled (else
-    its users get 409 flow-unavailable), and what its settings add to the flows."""
+    """What the function needs of the configuration: each flow it offers (PortalFlows, default
+    all) enabled (else its users get 409 flow-unavailable), and what its settings add to the
+    flows. A flow the deployment does not offer may be off."""
     features = config.features
     problems = []
+    try:
+        offered = offered_flows(parameters.get("PortalFlows", "")) or frozenset(FLOW_FEATURES)
+    except ValueError as exc:
+        return [f"PortalFlows: {exc}"]
     for flow, name in FLOW_FEATURES.items():
+        if flow not in offered:
+            continue
         feature = getattr(features, name)
         if feature is None or not feature.enabled:
             problems.append(
@@ -142,7 +150,7 @@ def deployment_problems(config: ConfigurationCreate, parameters: dict[str, str])
                 "(with it off, users get 409 flow-unavailable)"
             )
     update = features.subscription_update
-    if update is not None and update.enabled:
+    if update is not None and update.enabled and "subscription_update_confirm" in offered:
         if not any(product.prices for product in update.products or []):
             problems.append(
                 "features.subscription_update.products: must list the prices "
@@ -161,15 +169,20 @@ def deployment_problems(config: ConfigurationCreate, parameters: dict[str, str])
                 "features.subscription_update.default_allowed_updates: must include "
                 f"promotion_code (UpdatePromotionCode={promotion})"
             )
-        if features.payment_method_update is None or not features.payment_method_update.enabled:
-            problems.append(
-                "features.payment_method_update.enabled: must be true with subscription_update "
-                "(Stripe: cannot enable subscription updates while payment method update is "
-                "disabled)"
-            )
+    payment_method = features.payment_method_update
+    if (
+        update is not None
+        and update.enabled
+        and (payment_method is None or not payment_method.enabled)
+    ):
+        problems.append(
+            "features.payment_method_update.enabled: must be true with subscription_update "
+            "(Stripe: cannot enable subscription updates while payment method update is "
+            "disabled)"
+        )
     coupon = parameters.get("RetentionCouponId")
     cancel = features.subscription_cancel
-    if coupon and (cancel is None or not cancel.enabled):
+    if coupon and "subscription_cancel" in offered and (cancel is None or not cancel.enabled):
         problems.append(
             "features.subscription_cancel.enabled: must be true to offer "
             f"RetentionCouponId={coupon}"

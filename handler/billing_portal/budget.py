@@ -95,11 +95,11 @@ RESERVE = 0.5
 MIN_RETRY_ATTEMPT = 1.0
 # Less than this left: an attempt cannot succeed, so answer 503 at once instead of trying.
 MIN_ATTEMPT = 0.3
-# A new customer is followed by the mapping write and the session: their time is kept back from
-# the creation call, so a slow Stripe ends in our 503 instead of the function's timeout.
-AFTER_CUSTOMER_CREATED_MS = DYNAMODB.worst_case_ms + int(
-    1000 * (STRIPE_CONNECT_TIMEOUT + STRIPE_READ_TIMEOUT) / 2
-)
+# A new customer is followed by the mapping write, its profile (best effort) and the session:
+# their time is kept back from the creation call, and the session's from the profile's, so a slow
+# Stripe ends in our 503 (or a customer without a name yet) instead of the function's timeout.
+AFTER_PROFILE_MS = int(1000 * (STRIPE_CONNECT_TIMEOUT + STRIPE_READ_TIMEOUT) / 2)
+AFTER_CUSTOMER_CREATED_MS = DYNAMODB.worst_case_ms + AFTER_PROFILE_MS
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,11 @@ class NoBillingAccount(Problem):
     metric, dimensions = "MissingBillingAccounts", {}
 
 
+class CustomerNotFound(NoBillingAccount):
+    """Stripe answered "No such customer" for the mapped id. The use case asks Stripe what
+    became of it (portal.py); unanswered (an Accounts v2 id), it is the user's 404."""
+
+
 class NoSuchSubscription(Problem):
     status, slug, title = 404, "no-such-subscription", "No such subscription"
 

@@ -97,7 +97,7 @@ def build(
             customers=customers,
             stripe=stripe,
             configuration=settings.portal_configuration_id,
-            flows=OFFERED_FLOWS,
+            flows=sorted(settings.portal_flows or ALL_FLOWS),
         ).run(expect_live=live if isinstance(live, bool) else None)
 
     snapstart.register(before_snapshot=stripe.warm, after_restore=after_restore)
@@ -112,9 +112,8 @@ def build(
     )
 
 
-# The flows this deployment offers, which the portal configuration must enable: all of them
-# until a setting says otherwise.
-OFFERED_FLOWS: tuple[str, ...] = get_args(Flow)
+# Every flow the function can deep-link: what a deployment offers unless PORTAL_FLOWS narrows it.
+ALL_FLOWS: tuple[str, ...] = get_args(Flow)
 
 
 def _key_source(settings: Settings) -> str:
@@ -133,6 +132,7 @@ def _portal_settings(settings: Settings) -> PortalSettings:
         create_missing_customers=settings.create_missing_customers,
         configuration=settings.portal_configuration_id,
         after_expiration_login=settings.after_expiration_login,
+        flows=settings.portal_flows,
         ours=ServerChoices(
             retention_coupon=settings.retention_coupon_id,
             promotion_code=settings.update_promotion_code,

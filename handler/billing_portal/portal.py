@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from billing_portal.budget import AFTER_CUSTOMER_CREATED_MS
+from billing_portal.budget import AFTER_CUSTOMER_CREATED_MS, AFTER_PROFILE_MS
 from billing_portal.domain.customer import Customer
 from billing_portal.domain.flows import ServerChoices, flow_data
 from billing_portal.domain.request import PortalRequest
@@ -22,7 +22,14 @@ from billing_portal.domain.subscription import (
     the_live_subscription,
 )
 from billing_portal.domain.user import User, customer_fields
-from billing_portal.errors import NoBillingAccount
+from billing_portal.errors import (
+    CustomerNotFound,
+    FlowUnavailable,
+    NoBillingAccount,
+    ServerMisconfigured,
+    UpstreamUnavailable,
+)
+from billing_portal.observability import event
 
 logger = Logger(child=True)
 
@@ -36,6 +43,7 @@ class PortalSettings:
     configuration: str | None = None  # a customer's own configuration wins
     after_expiration_login: bool = False
     ours: ServerChoices = field(default_factory=ServerChoices)
+    flows: frozenset[str] | None = None  # the flows offered (PORTAL_FLOWS); None: all
 
 
 class Customers(Protocol):
@@ -44,6 +52,8 @@ class Customers(Protocol):
     def find(self, user_key: str) -> Customer | None: ...
 
     def link(self, user_key: str, customer_id: str) -> Customer: ...
+
+    def replace(self, user_key: str, old_id: str, new_id: str) -> Customer: ...
 
 
 class Billing(Protocol):
@@ -58,8 +68,14 @@ class Billing(Protocol):
     ) -> Subscription | None: ...
 
     def create_customer(
-        self, user_key: str, fields: dict[str, str], reserve_ms: int = 0
+        self, user_key: str, reserve_ms: int = 0, replaces: str | None = None
     ) -> str: ...
+
+    def set_profile(
+        self, customer_id: str, fields: dict[str, str], reserve_ms: int = 0
+    ) -> None: ...
+
+    def customer_status(self, customer_id: str) -> str: ...
 
 
 class Portal:
@@ -69,9 +85,24 @@ class Portal:
         self._billing = billing
 
     def session_url(self, user: User, request: PortalRequest) -> str:
+        offered = self._settings.flows
+        if request.flow is not None and offered is not None and request.flow not in offered:
+            # Before any call: the operator turned this flow off, whatever Stripe would say.
+            raise FlowUnavailable(
+                f"This billing portal does not offer {request.flow}.", flow=request.flow
+            )
         customer = self._customers.find(user.key)
         if customer is None:
             customer = self._create_customer(user)
+        try:
+            return self._session_url(customer, request)
+        except CustomerNotFound:
+            if not customer.id.startswith("cus_"):
+                raise  # an Accounts v2 account is not a customer to look up or replace
+            customer = self._after_missing(user, customer)
+        return self._session_url(customer, request)
+
+    def _session_url(self, customer: Customer, request: PortalRequest) -> str:
         subscription = self.subscription(customer, request)
         return self._billing.create_portal_session(
             self.session_params(customer, request, subscription)
@@ -85,10 +116,61 @@ class Portal:
         """
         if not self._settings.create_missing_customers:
             raise NoBillingAccount("This account has no billing account yet.")
-        created = self._billing.create_customer(
-            user.key, customer_fields(user.claims), reserve_ms=AFTER_CUSTOMER_CREATED_MS
-        )
+        created = self._billing.create_customer(user.key, reserve_ms=AFTER_CUSTOMER_CREATED_MS)
         customer = self._customers.link(user.key, created)
+        self._mapped(user, customer, created)
+        return customer
+
+    def _after_missing(self, user: User, customer: Customer) -> Customer:
+        """Stripe said "No such customer" for the mapped one: ask it once what became of it.
+
+        Deleted (in the Dashboard, by support): replaced as on a first click when this
+        deployment creates customers, else the user's 404. No record at all: the table and the
+        key belong to different Stripe accounts, or the item was mistyped; the operator's to fix,
+        never replaced (a new customer would hide the real one). Alive after all: Stripe's
+        replication raced us; the next click works.
+        """
+        status = self._billing.customer_status(customer.id)
+        event("MissingCustomers", outcome=self._outcome(status))
+        if status == "unknown":
+            logger.error(
+                "The mapped customer is not in this Stripe account",
+                extra={"customer": customer.id},
+            )
+            raise ServerMisconfigured(
+                "This server's payment provider account does not hold the billing account on file."
+            )
+        if status == "alive":
+            logger.warning(
+                "Stripe found the customer on a second look", extra={"customer": customer.id}
+            )
+            raise UpstreamUnavailable(
+                "The payment provider is not answering consistently; try again shortly.",
+                upstream="stripe",
+                reason="customer-not-found-then-found",
+            )
+        if not self._settings.create_missing_customers:
+            logger.warning(
+                "The mapped customer was deleted at Stripe", extra={"customer": customer.id}
+            )
+            raise NoBillingAccount("The billing account on file no longer exists.")
+        created = self._billing.create_customer(
+            user.key, reserve_ms=AFTER_CUSTOMER_CREATED_MS, replaces=customer.id
+        )
+        replacement = self._customers.replace(user.key, customer.id, created)
+        logger.info(
+            "The deleted customer is replaced", extra={"customer": created, "deleted": customer.id}
+        )
+        self._mapped(user, replacement, created)
+        return replacement
+
+    def _outcome(self, status: str) -> str:
+        if status == "deleted":
+            return "replaced" if self._settings.create_missing_customers else "deleted"
+        return {"unknown": "not-in-account"}.get(status, status)
+
+    def _mapped(self, user: User, customer: Customer, created: str) -> None:
+        """After the mapping write: the profile of the customer we made, if it is the mapped one."""
         if customer.id != created:
             # Another writer mapped this user first with a customer Stripe did not deduplicate
             # (the idempotency key had expired, or someone linked one by hand): ours stays unused.
@@ -96,9 +178,11 @@ class Portal:
                 "Another customer was mapped first; the one just created is unused",
                 extra={"unused_customer": created, "customer": customer.id},
             )
-        else:
-            logger.info("The user's new Stripe customer is mapped", extra={"customer": created})
-        return customer
+            return
+        logger.info("The user's new Stripe customer is mapped", extra={"customer": created})
+        fields = customer_fields(user.claims)
+        if fields:
+            self._billing.set_profile(created, fields, reserve_ms=AFTER_PROFILE_MS)
 
     def subscription(self, customer: Customer, request: PortalRequest) -> Subscription | None:
         """The customer's subscription a subscription flow acts on, checked before any session."""

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from billing_portal.domain.request import FLOWS
 from billing_portal.domain.urls import LOCAL_HOSTS, check_redirect_url, parse_origin
 
 # The deployed function gets its parameter-derived settings as one JSON object in this variable
@@ -73,6 +74,8 @@ class Settings(BaseModel):
     billing_roles: frozenset[str] = Field(frozenset(), alias="BILLING_ROLES")
 
     create_missing_customers: bool = Field(False, alias="CREATE_MISSING_CUSTOMERS")
+    # The flow values this deployment offers; None: every flow (a plain click always works).
+    portal_flows: frozenset[str] | None = Field(None, alias="PORTAL_FLOWS")
     # Salts the user pseudonym in logs (template.yaml: the stack's id). Unset (local runs): one
     # per process, so pseudonyms still cannot be reversed, only not joined across containers.
     user_hash_salt: SecretStr = Field(
@@ -100,6 +103,13 @@ class Settings(BaseModel):
         if isinstance(value, str) and not roles:
             raise ValueError("names no role (give comma-separated role names)")
         return roles
+
+    @field_validator("portal_flows", mode="before")
+    @classmethod
+    def _parse_flows(cls, value: object) -> object:
+        if isinstance(value, str):
+            return offered_flows(value)
+        return value
 
     @model_validator(mode="after")
     def _check_together(self) -> Settings:
@@ -169,6 +179,20 @@ def _bundle(env: Mapping[str, str]) -> dict[str, str]:
     if not isinstance(bundle, dict) or not all(isinstance(v, str) for v in bundle.values()):
         raise SettingsError(f"{BUNDLE}: must be a JSON object of strings")
     return bundle
+
+
+def offered_flows(value: str) -> frozenset[str] | None:
+    """PORTAL_FLOWS' flows (comma-separated), None for every flow when it is blank; ValueError
+    for a name that is no flow, or a list naming none (",": a restriction meant, not "all")."""
+    if not value.strip():
+        return None
+    flows = frozenset(item.strip() for item in value.split(",") if item.strip())
+    unknown = sorted(flows - FLOWS)
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} is no flow (flows: {', '.join(sorted(FLOWS))})")
+    if not flows:
+        raise ValueError("names no flow (give comma-separated flow values, or leave it empty)")
+    return flows
 
 
 def _describe(exc: ValidationError) -> str:

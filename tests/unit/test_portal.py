@@ -30,6 +30,10 @@ class TableOf:
     def link(self, user_key: str, customer_id: str) -> Customer:
         return self.customers.setdefault(user_key, Customer(customer_id))
 
+    def replace(self, user_key: str, old_id: str, new_id: str) -> Customer:
+        self.customers[user_key] = Customer(new_id)
+        return self.customers[user_key]
+
 
 class Stripe:
     """Billing: records each session's parameters; the customer's subscriptions are SUB only."""
@@ -47,8 +51,16 @@ class Stripe:
     def find_subscription(self, customer: Customer, subscription_id: str) -> Subscription | None:
         return SUB if subscription_id == SUB.id else None
 
-    def create_customer(self, user_key: str, fields: dict[str, str], reserve_ms: int = 0) -> str:
+    def create_customer(
+        self, user_key: str, reserve_ms: int = 0, replaces: str | None = None
+    ) -> str:
         return "cus_new"
+
+    def set_profile(self, customer_id: str, fields: dict[str, str], reserve_ms: int = 0) -> None:
+        pass
+
+    def customer_status(self, customer_id: str) -> str:
+        return "alive"
 
 
 def portal(customers: TableOf | None = None, **settings: Any) -> tuple[Portal, Stripe]:

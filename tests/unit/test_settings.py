@@ -42,6 +42,9 @@ def test_empty_variables_count_as_unset() -> None:
         ({"UPDATE_PROMOTION_CODE": "FREE100"}, "UPDATE_PROMOTION_CODE"),  # a code, not its promo_
         ({"AFTER_EXPIRATION_LOGIN": "sometimes"}, "AFTER_EXPIRATION_LOGIN"),
         ({"HOSTED_CONFIRMATION_MESSAGE": "x" * 501}, "HOSTED_CONFIRMATION_MESSAGE"),
+        ({"PORTAL_FLOWS": "subscription_cancle"}, "PORTAL_FLOWS: subscription_cancle is no flow"),
+        ({"PORTAL_FLOWS": "home,payment_method_update"}, "PORTAL_FLOWS: home is no flow"),
+        ({"PORTAL_FLOWS": " , "}, "PORTAL_FLOWS: names no flow"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
@@ -105,3 +108,23 @@ def test_a_variable_of_its_own_wins_over_the_bundles_member() -> None:
 def test_a_bundle_that_is_no_json_object_of_strings_is_named(bundle: str) -> None:
     with pytest.raises(SettingsError, match="BILLING_PORTAL_SETTINGS"):
         Settings.from_environ({**DEMO_SETTINGS, "BILLING_PORTAL_SETTINGS": bundle})
+
+
+@pytest.mark.parametrize(
+    ("value", "offered"),
+    [
+        (None, None),  # unset: every flow
+        ("", None),  # SAM's blank parameter
+        ("payment_method_update", {"payment_method_update"}),
+        (
+            " subscription_cancel, payment_method_update ,",
+            {"subscription_cancel", "payment_method_update"},
+        ),
+    ],
+)
+def test_portal_flows_lists_the_flows_offered(value: str | None, offered: set[str] | None) -> None:
+    environ = DEMO_SETTINGS if value is None else {**DEMO_SETTINGS, "PORTAL_FLOWS": value}
+
+    flows = Settings.from_environ(environ).portal_flows
+
+    assert flows == (None if offered is None else frozenset(offered))

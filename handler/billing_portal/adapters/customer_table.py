@@ -62,6 +62,44 @@ class CustomerTable:
                 return self._customer(exc.response["Item"])
         return self._customer(response["Attributes"])
 
+    def replace(self, user_key: str, old_id: str, new_id: str) -> Customer:
+        """Map the user from old_id (deleted at Stripe) to new_id, unless the item has moved on;
+        the customer they have.
+
+        The condition names the old id, so of concurrent replacements the first wins and the
+        others get the winner's item back (ALL_OLD), as in link(); a customer linked by hand
+        meanwhile is never overwritten. An item deleted meanwhile is a first click's: link().
+        """
+        _check_id(new_id)
+        update = self._set(user_key, new_id)
+        update["ExpressionAttributeValues"][":old"] = {"S": old_id}
+        with dynamodb_errors():
+            try:
+                response = self._client.update_item(
+                    **update,
+                    ConditionExpression="#customer = :old",
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except self._client.exceptions.ConditionalCheckFailedException as exc:
+                item = exc.response.get("Item")
+                if item is None or self._attribute not in item:
+                    return self.link(user_key, new_id)
+                return self._customer(item)
+        return self._customer(response["Attributes"])
+
+    def unlink(self, user_key: str, customer_id: str) -> bool:
+        """Remove the user's customer if it is still customer_id (the audit's --fix for a
+        deleted one; the item's other attributes stay); whether it was removed."""
+        update = self._set(user_key, customer_id)
+        update["UpdateExpression"] = "REMOVE #customer"
+        with dynamodb_errors():
+            try:
+                self._client.update_item(**update, ConditionExpression="#customer = :customer")
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
     def relink(self, user_key: str, customer_id: str) -> str | None:
         """Map the user to customer_id whatever they had (support's --force); the previous id."""
         _check_id(customer_id)

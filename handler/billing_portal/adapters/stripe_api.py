@@ -12,10 +12,10 @@ import stripe
 from aws_lambda_powertools import Logger
 
 from billing_portal import budget
-from billing_portal.adapters.stripe_errors import session_refusal, stripe_errors
+from billing_portal.adapters.stripe_errors import other_mode, session_refusal, stripe_errors
 from billing_portal.domain.customer import Customer
 from billing_portal.domain.subscription import Subscription
-from billing_portal.errors import UpstreamUnavailable
+from billing_portal.errors import Problem, UpstreamUnavailable
 
 logger = Logger(child=True)
 # Clients kept at once: the full-size plans are two or three; past this, start again.
@@ -143,51 +143,83 @@ class StripeApi:
                 return None
         return found.to_dict()
 
-    def create_customer(self, user_key: str, fields: dict[str, str], reserve_ms: int = 0) -> str:
-        """A new Stripe customer for the user, with `fields` (email, name); its id.
+    def create_customer(
+        self, user_key: str, reserve_ms: int = 0, replaces: str | None = None
+    ) -> str:
+        """A new Stripe customer for the user; its id.
 
-        The idempotency key is derived from the deployment and the user key, so retries and
-        concurrent first clicks of one user (same token, same parameters) get the same customer
-        back from Stripe for as long as Stripe keeps the key (24 hours), while another deployment
-        on the same Stripe account (its own table) never gets this one's customer. The customer's
-        metadata names the user key and the deployment's table.
+        The request carries only what is fixed for the user key (metadata: the user key and the
+        deployment's table), so every click of one user sends the same request whatever its
+        token's name or email: Stripe replays one customer for retries, concurrent first clicks
+        and a click after a failed mapping write, for as long as it keeps the idempotency key
+        (24 hours), and never answers idempotency_error. The key is derived from the deployment
+        and the user key, so another deployment on the same Stripe account (its own table) never
+        gets this one's customer; and, for a replacement, from the deleted customer too, so
+        Stripe never replays the creation that made the deleted one. The profile follows in
+        set_profile.
         """
+        # The prefix keeps our keys apart from those of other code using the same Stripe account;
+        # the hash hides the user key, and the NUL cannot occur in a table name, user key or id.
+        scope = "\0".join((self._deployment, user_key, *([replaces] if replaces else [])))
+        idempotency_key = "billing-portal-customer-" + hashlib.sha256(scope.encode()).hexdigest()
+        metadata = {"user_key": user_key, "customers_table": self._deployment}
+        if replaces:
+            metadata["replaces"] = replaces  # for support: where this customer's history was
         try:
             with stripe_errors():
-                customer = self._create_customer(user_key, fields, reserve_ms)
+                customer = self.client(reserve_ms).v1.customers.create(
+                    {"metadata": metadata}, {"idempotency_key": idempotency_key}
+                )
         except stripe.IdempotencyError:
-            # Same key, other parameters: an earlier attempt (whose mapping write failed) had
-            # other claims. Stripe frees the key after 24 hours; until then creating would fail.
-            logger.warning("Stripe refused to replay the customer creation with other claims")
+            # The request is the same for a key on every click, so this is someone else's request
+            # under our key: a bug to find, not the user's to wait out.
+            logger.error("Stripe refused to replay the customer creation")
             raise UpstreamUnavailable(
                 "The billing account is still being set up; try again later.",
-                retry_after=60,
                 upstream="stripe",
                 reason="idempotency",
             ) from None
         return str(customer.id)
 
-    def _create_customer(
-        self, user_key: str, fields: dict[str, str], reserve_ms: int
-    ) -> stripe.Customer:
-        # The prefix keeps our keys apart from those of other code using the same Stripe account;
-        # the hash hides the user key, and the NUL cannot occur in a table name or a user key.
-        scope = f"{self._deployment}\0{user_key}".encode()
-        idempotency_key = "billing-portal-customer-" + hashlib.sha256(scope).hexdigest()
-        create = self.client(reserve_ms).v1.customers.create
-        metadata = {"user_key": user_key, "customers_table": self._deployment}
-        params: Any = {**fields, "metadata": metadata}
+    def set_profile(self, customer_id: str, fields: dict[str, str], reserve_ms: int = 0) -> None:
+        """Copy the claims' email and name onto the customer, best effort: they may differ
+        between clicks (a rename between two devices' tokens), and failing here never fails the
+        click. A field Stripe refuses is left out and the rest is still set."""
+        params = dict(fields)
         try:
-            return create(params, {"idempotency_key": idempotency_key})
-        except stripe.InvalidRequestError as exc:
-            if exc.param not in fields:
-                raise
-            # A profile Stripe refuses (fields come from the user's claims) must not make the
-            # first click fail: the customer is made without that field. A refused request
-            # stores no idempotent result, so the same key serves the second try.
-            logger.warning("Stripe refused a profile field", extra={"stripe_param": exc.param})
-            params.pop(exc.param)
-            return create(params, {"idempotency_key": idempotency_key})
+            with stripe_errors():
+                while params:
+                    try:
+                        self.client(reserve_ms).v1.customers.update(
+                            customer_id,
+                            params,  # type: ignore[arg-type]
+                        )
+                        return
+                    except stripe.InvalidRequestError as exc:
+                        if exc.param not in params:
+                            raise
+                        # The user's own profile (their claims) must not make the click fail.
+                        logger.warning(
+                            "Stripe refused a profile field", extra={"stripe_param": exc.param}
+                        )
+                        params.pop(exc.param)
+        except Problem as problem:
+            logger.warning(
+                "The new customer's name and email were not set",
+                extra={"problem": problem.slug, "customer": customer_id},
+            )
+
+    def customer_status(self, customer_id: str) -> str:
+        """What Stripe knows of a customer it answered "No such customer" for: "deleted",
+        "unknown" (no record in this account and mode) or "alive"."""
+        with stripe_errors():
+            try:
+                customer = self.client().v1.customers.retrieve(customer_id)
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing" or other_mode(exc):
+                    raise  # the mode mismatch is stripe_errors()'s to tell
+                return "unknown"
+        return "deleted" if getattr(customer, "deleted", False) else "alive"
 
 
 def _http_session(api_base: str) -> requests.Session:

@@ -24,9 +24,9 @@ import stripe
 from aws_lambda_powertools import Logger
 
 from billing_portal.errors import (
+    CustomerNotFound,
     FlowUnavailable,
     InvalidParameter,
-    NoBillingAccount,
     NoSuchSubscription,
     Problem,
     ServerMisconfigured,
@@ -56,19 +56,19 @@ def stripe_errors() -> Iterator[None]:
     except stripe.APIError as exc:
         raise _unavailable(exc, "error") from None
     except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing" and other_mode(exc):
+            # Every user's customer is "missing": a live key with a test-mode table, or the
+            # reverse. Not the users' fault, and it will not pass by itself.
+            logger.error(
+                "Stripe key and customers table are in different modes (live/test)",
+                extra=_described(exc),
+            )
+            raise ServerMisconfigured(
+                "This server's payment provider account does not match its billing records."
+            ) from None
         if exc.code == "resource_missing" and exc.param in ("customer", "customer_account"):
-            if _OTHER_MODE.search(_message(exc)):
-                # Every user's customer is "missing": a live key with a test-mode table, or the
-                # reverse. Not the users' fault, and it will not pass by itself.
-                logger.error(
-                    "Stripe key and customers table are in different modes (live/test)",
-                    extra=_described(exc),
-                )
-                raise ServerMisconfigured(
-                    "This server's payment provider account does not match its billing records."
-                ) from None
             logger.warning("Mapped Stripe customer does not exist at Stripe")
-            raise NoBillingAccount("The billing account on file no longer exists.") from None
+            raise CustomerNotFound("The billing account on file no longer exists.") from None
         # Our request or our Stripe account's setup (no portal configuration in this mode, our
         # coupon or promotion code, a configuration id): the operator's to fix.
         logger.error("Stripe refused the request: check the Stripe setup", extra=_described(exc))
@@ -106,6 +106,11 @@ _FLOW = re.compile(
     r"flow_data\[(?:type|subscription_\w+\]\[(?:subscription|items(?:\]\[0\]\[id)?))\]"
 )
 _SUBSCRIPTION = re.compile(r"flow_data\[subscription_\w+\]\[subscription\]")
+
+
+def other_mode(exc: stripe.InvalidRequestError) -> bool:
+    """Stripe's "No such ..." says the object exists in the other mode (live/test)."""
+    return _OTHER_MODE.search(_message(exc)) is not None
 
 
 def session_refusal(exc: stripe.InvalidRequestError, flow: str | None) -> Problem | None:

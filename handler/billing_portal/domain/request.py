@@ -31,7 +31,8 @@ Flow = Literal[
     "subscription_update",
     "subscription_update_confirm",
 ]
-SUBSCRIPTION_FLOWS = frozenset(flow for flow in get_args(Flow) if flow.startswith("subscription_"))
+FLOWS = frozenset(get_args(Flow))
+SUBSCRIPTION_FLOWS = frozenset(flow for flow in FLOWS if flow.startswith("subscription_"))
 AfterCompletion = Literal["hosted_confirmation", "portal_homepage", "redirect"]
 # Stripe session parameters the caller may never set: they come from settings or the table item.
 SERVER_CHOSEN = frozenset({
