@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from samcli.commands.deploy.command import cli as sam_deploy
 
+import uvw
 from tools import deploy, samconfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,3 +194,36 @@ def test_smoke_with_a_token_the_issuer_refuses_fails(smoke: Any) -> None:
         Api.answer = (200, {"url": SESSION_URL})
     assert done.returncode == 1 and SESSION_URL not in done.stdout
     assert "<session url>" in done.stdout
+
+
+WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
+
+
+def test_the_pipeline_installs_the_uv_uvw_py_pins_by_hash() -> None:
+    text = (ROOT / ".github" / "workflows" / "uv-requirements.txt").read_text()
+    assert f"{uvw.UV_REQUIREMENT} \\" in text.splitlines()
+    assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", text)) >= 1
+    runs = [step["run"] for job in jobs().values() for step in job["steps"] if "run" in step]
+    installs = [run for run in runs if "pip install" in run]
+    assert installs and all("--require-hashes" in run for run in installs)
+    uv_runs = re.findall(r"uv run[^\n]*", "\n".join(runs))
+    assert uv_runs and all(run.startswith("uv run --locked ") for run in uv_runs)
+
+
+def test_every_action_is_a_commit_and_only_main_gets_credentials() -> None:
+    uses = re.findall(r"uses: (\S+)@(\S+)(.*)", WORKFLOW.read_text())
+    assert uses
+    for action, ref, comment in uses:
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{action}@{ref}"
+        assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", comment), f"{action}: the tag in a comment"
+    for name, job in jobs().items():
+        if job.get("permissions", {}).get("id-token") == "write" or "environment" in job:
+            assert job["if"] == "github.ref == 'refs/heads/main'", name
+    # The test job (ruff, mypy, the suite) comes before anything that holds credentials.
+    assert jobs()["package"]["needs"] == "test"
+    assert [jobs()[name]["needs"] for name in ("dev", "prod")] == ["package", "dev"]
+
+
+def jobs() -> dict[str, Any]:
+    found: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    return found
