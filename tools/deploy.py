@@ -1,7 +1,7 @@
 """Deploy one environment so that it does what the template and samconfig.toml say, then prove it.
 
     python3 uvw.py run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
-        [--no-portal] [Key=Value ...]
+        [--no-portal] [--template-file PACKAGED] [--role-arn ARN] [Key=Value ...]
 
 1. `portal.yaml` applied to the environment's Stripe account (tools.portal_config), whose
    configuration id becomes PortalConfigurationId; `sam build`, then `sam deploy --config-env
@@ -38,6 +38,7 @@ from samtranslator.yaml_helper import yaml_parse
 from tools import portal_config, samconfig
 
 ROOT = samconfig.SAMCONFIG.parent
+CONFIG = samconfig.SAMCONFIG.resolve()
 ALIAS = "live"
 FUNCTION = "BillingPortalFunction"
 # Compared between the alias's version and the function as just deployed ($LATEST).
@@ -95,16 +96,31 @@ def deploy_parameters(
 
 
 def sam_deploy_command(
-    env: samconfig.Environment, values: dict[str, str], folder: Path, *, confirm: bool = True
+    env: samconfig.Environment,
+    values: dict[str, str],
+    folder: Path,
+    *,
+    confirm: bool = True,
+    template_file: Path | None = None,
+    role_arn: str | None = None,
 ) -> list[str]:
     """`sam deploy` with the values in a YAML file: on its command line SAM refuses an empty
-    value (`ErrorRedirectUrl=`), which is how a parameter is switched off."""
+    value (`ErrorRedirectUrl=`), which is how a parameter is switched off. `template_file`: a
+    template `sam package` wrote (the pipeline promotes one package from dev to prod);
+    `role_arn`: the role CloudFormation acts as, instead of the caller's credentials."""
     overrides = folder / "parameters.yaml"
     overrides.write_text(yaml.safe_dump(values))
     return [
         *[sys.executable, "-m", "samcli", "deploy", "--config-env", env.name],
         *["--parameter-overrides", f"file://{overrides}"],
         *([] if confirm else ["--no-confirm-changeset"]),
+        # SAM looks for samconfig.toml beside the template: name ours for one elsewhere.
+        *(
+            ["--template-file", str(template_file.resolve()), "--config-file", str(CONFIG)]
+            if template_file
+            else []
+        ),
+        *(["--role-arn", role_arn] if role_arn else []),
     ]
 
 
@@ -201,6 +217,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="no change-set prompt (a pipeline whose approval came before)",
     )
+    parser.add_argument(
+        "--template-file",
+        type=Path,
+        help="deploy this packaged template (`sam package` output) instead of building",
+    )
+    parser.add_argument(
+        "--role-arn", help="the IAM role CloudFormation uses to change the stack's resources"
+    )
     parser.add_argument("overrides", nargs="*", metavar="Key=Value", help="parameter overrides")
     return parser.parse_args(argv)
 
@@ -217,12 +241,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if portal and not args.check_only:
             values["PortalConfigurationId"] = apply_portal(env)
         if not args.check_only:
-            if not args.no_build:
+            if not args.no_build and not args.template_file:
                 run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
                 # sam build ends with "Deploy: sam deploy --guided": right after it, say which wins.
                 print(GUIDED_HINT, flush=True)
             with tempfile.TemporaryDirectory() as folder:
-                run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
+                command = sam_deploy_command(
+                    env,
+                    values,
+                    Path(folder),
+                    confirm=not args.yes,
+                    template_file=args.template_file,
+                    role_arn=args.role_arn,
+                )
+                run(command)
         session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
         cloudformation = session.client("cloudformation")
         lambda_client = session.client("lambda")
