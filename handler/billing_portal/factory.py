@@ -76,7 +76,7 @@ def build(
     )
     portal = Portal(_portal_settings(settings), customers, stripe)
     # Built once: its JWKS key cache lives as long as the container.
-    verifier = _token_verifier(settings)
+    verifier = _token_verifier(settings, deadline)
 
     def after_restore() -> None:
         # Connections pooled before the snapshot are long dead; keys' ages are unknown.
@@ -141,7 +141,7 @@ def _portal_settings(settings: Settings) -> PortalSettings:
     )
 
 
-def _token_verifier(settings: Settings) -> TokenVerifier | None:
+def _token_verifier(settings: Settings, deadline: budget.Deadline) -> TokenVerifier | None:
     """The in-function verifier when AUTH_JWT_ISSUER is set."""
     if not settings.auth_jwt_issuer:
         return None
@@ -155,5 +155,5 @@ def _token_verifier(settings: Settings) -> TokenVerifier | None:
     return TokenVerifier(
         settings.auth_jwt_issuer,
         settings.auth_jwt_audience,
-        SigningKeys(jwks_url, timeout=budget.JWKS_FETCH_TIMEOUT),
+        SigningKeys(jwks_url, timeout=budget.JWKS_FETCH_TIMEOUT, deadline=deadline),
     )
