@@ -377,3 +377,33 @@ def test_no_time_left_is_no_download_and_no_spent_interval(issuer: Issuer, clock
     assert issuer.fetches == 0
     deadline.start(10_000)
     assert verifier.verify(issuer.token())["sub"] == "demo-user"
+
+
+# --- times that are not JSON numbers (PyJWT would read "9999999999" as one) -------------------
+def _in(seconds: int) -> int:
+    return int(time.time()) + seconds
+
+
+STRING_TIMES: dict[str, Callable[[], dict[str, Any]]] = {
+    "exp a numeric string": lambda: {"exp": str(_in(600))},
+    "exp a float string": lambda: {"exp": f"{_in(600)}.5"},
+    "exp a string with spaces": lambda: {"exp": f" {_in(600)} "},
+    "nbf a numeric string": lambda: {"nbf": str(_in(-60))},
+    "iat a numeric string": lambda: {"iat": str(_in(0))},
+    "iat true": lambda: {"iat": True},
+    "nbf false": lambda: {"nbf": False},
+    "iat a list": lambda: {"iat": [_in(0)]},
+}
+
+
+@pytest.mark.parametrize("odd", list(STRING_TIMES))
+def test_a_time_claim_that_is_not_a_number_is_a_401(
+    verifier: TokenVerifier, issuer: Issuer, odd: str
+) -> None:
+    rejected(verifier, issuer.token(issuer.claims(**STRING_TIMES[odd]())))
+
+
+def test_time_claims_that_are_numbers_verify(verifier: TokenVerifier, issuer: Issuer) -> None:
+    claims = issuer.claims(exp=_in(600) + 0.5, nbf=_in(-60), iat=float(_in(0)))
+
+    assert verifier.verify(issuer.token(claims))["sub"] == "demo-user"

@@ -41,6 +41,7 @@ ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 )  # fmt: skip
 LEEWAY_SECONDS = 60
+TIME_CLAIMS = ("exp", "nbf", "iat")
 REFETCH_INTERVAL_SECONDS = 10.0
 # Keys the issuer has withdrawn stop working within this time in a long-lived container.
 KEYS_MAX_AGE_SECONDS = 3600.0
@@ -329,11 +330,19 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), None)
             raise InvalidToken(reason or "The token is malformed.") from None
+        # PyJWT reads "exp": "9999999999" as a number; RFC 7519 says NumericDate, a JSON number.
+        for name in TIME_CLAIMS:
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidToken(f"The token's '{name}' is not a number.")
         if "token_use" in claims and claims["token_use"] not in TOKEN_USES:
             raise InvalidToken("The token is neither an ID token nor an access token.")
         if not self._audiences.intersection(_audiences_of(claims)):
             raise InvalidToken("The token was issued for another audience.")
         return claims
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _audiences_of(claims: dict[str, Any]) -> list[str]:
