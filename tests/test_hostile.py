@@ -522,3 +522,43 @@ def test_the_logged_user_is_a_salted_pseudonym_stable_within_a_deployment(
 
     assert first == again != other
     assert first != hashlib.sha256(b"demo-user").hexdigest()[:16]  # the guessable, unsalted one
+
+
+# --- what powertools' dev mode and odd events must not do -------------------------------------
+
+
+def test_powertools_dev_mode_never_prints_tokens_or_cookies(
+    monkeypatch: pytest.MonkeyPatch,
+    verified_tokens: Issuer,
+    customer: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    monkeypatch.setenv("AUTH_COOKIE_NAME", "session")
+    token, cookie = verified_tokens.token(), verified_tokens.token(kid="cookie-kid")
+    data = event("no-identity", headers={"authorization": f"Bearer {token}"})
+    data["cookies"] = [f"session={cookie}"]
+
+    response = build_handler()(data, LambdaContext())
+
+    assert response["statusCode"] == 303
+    printed = "".join(capsys.readouterr())
+    assert "request" in printed  # the request's log line is printed: the check can see it
+    for secret in (token, cookie):
+        assert secret.split(".")[2] not in printed
+
+
+@pytest.mark.parametrize("raw", ["absent", None, 7])
+def test_an_event_without_its_raw_query_string_reads_as_no_parameters(
+    handler: Any, customer: str, raw: object
+) -> None:
+    data = event("home")
+    if raw == "absent":
+        del data["rawQueryString"]
+    else:
+        data["rawQueryString"] = raw
+    data.pop("queryStringParameters", None)
+
+    response = handler(data, LambdaContext())
+
+    assert response["statusCode"] == 303

@@ -39,7 +39,10 @@ def build(
     A bad setting is logged once, here, and every request then gets a 500 problem instead of a
     crash loop of tracebacks. `session` is the botocore session for DynamoDB and the key's store.
     """
-    resolver = APIGatewayHttpResolver()
+    # debug=False whatever POWERTOOLS_DEV says: in debug mode powertools prints every event
+    # (bearer tokens, session cookies) to stdout, and so to the logs, and answers 500s with
+    # the traceback.
+    resolver = APIGatewayHttpResolver(debug=False)
     deadline = budget.Deadline()
     try:
         settings = Settings.from_environ(environ)
