@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+from jwt.algorithms import RSAAlgorithm
 
 from billing_portal import budget
 from billing_portal.errors import Unauthenticated, UpstreamUnavailable
@@ -23,7 +24,7 @@ from billing_portal.web.tokens import (
     SigningKeys,
     TokenVerifier,
 )
-from testing.jwks_server import ISSUER, Issuer
+from testing.jwks_server import ISSUER, Issuer, _first_key
 
 
 class Clock:
@@ -278,8 +279,13 @@ UNUSABLE_ENTRIES: dict[str, Callable[[Entry], Any]] = {
         "y": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE",
     },
     "an OKP key on X25519": lambda good: {"kty": "OKP", "kid": "odd", "crv": "X25519", "x": "AQ"},
-    # a private key: PyJWT would build it, and verifying with it raises AttributeError
+    # a private key: PyJWT builds it, and verifying with it raises AttributeError (a 500)
     "a private member d": _changed(d="AQAB"),
+    "the issuer's own private key": lambda good: {
+        **json.loads(RSAAlgorithm.to_jwk(_first_key())),
+        "kid": "odd",
+        "alg": "RS256",
+    },
     # kid
     "kid missing": _without("kid"),
     "kid a number": _changed(kid=7),
