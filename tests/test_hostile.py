@@ -27,6 +27,7 @@ from testing.metrics import metrics_emitted
 
 SESSIONS = "/v1/billing_portal/sessions"
 EMAIL_KEYED = {"sub": "x", "email": "victim@example.com"}
+WS_EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
 
 
 def post(invoke: Invoke, body: str, content_type: str, **changes: Any) -> dict[str, Any]:
@@ -92,6 +93,7 @@ EDITABLE_KEYS: list[tuple[str, dict[str, Any]]] = [
     ("user.email", {"user": {"email": "victim@example.com"}, "email_verified": False}),
     ("Email", {"Email": "victim@example.com", "email_verified": False}),
     ("phone_number", {"phone_number": "victim@example.com", "phone_number_verified": False}),
+    (WS_EMAIL, {WS_EMAIL: "victim@example.com"}),  # WS-Federation's (AD FS, Entra ID)
     (
         "https://example.com/phone_number",
         {"https://example.com/phone_number": "victim@example.com"},
@@ -175,6 +177,13 @@ ODD_KEYS = {
     "a newline": "user-1\n",
     "a DEL": "user-\x7f",
     "a C1 control": "user-\x85",
+    "a right-to-left override (Cf)": "user-\u202e1",
+    "a byte order mark (Cf)": "\ufeffuser-1",
+    "a line separator (Zl)": "user-1\u2028",
+    "a paragraph separator (Zp)": "user-1\u2029",
+    # API Gateway's authorizer passes a list claim on as "[a b]": a list is no key
+    "a one-item list from the authorizer": "[acme]",
+    "a two-item list from the authorizer": "[acme globex]",
 }
 
 
@@ -193,6 +202,41 @@ def test_an_odd_user_key_is_a_401_before_any_call(
     assert response["statusCode"] == 401
     assert problem(response)["type"].endswith("/unauthenticated")
     assert (dynamodb_calls, fake_stripe.calls()) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("USER_ID_CLAIM", "preferred_username"), ("STRIPE_API_BASE", "http://api.stripe.com")],
+)
+def test_a_display_name_key_or_a_plain_http_stripe_is_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    fake_stripe: FakeStripe,
+    setting: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(setting, value)
+
+    response = build_handler()(event("home"), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert problem(response)["type"].endswith("/server-misconfigured")
+    assert fake_stripe.calls() == []
+
+
+def test_a_token_whose_exp_is_a_string_is_a_401(
+    verified_tokens: Issuer, dynamodb: Any, fake_stripe: FakeStripe
+) -> None:
+    claims = verified_tokens.claims(exp=str(int(verified_tokens.claims()["exp"])))
+    token = verified_tokens.token(claims)
+
+    response = build_handler()(
+        event("no-identity", headers={"authorization": f"Bearer {token}"}), LambdaContext()
+    )
+
+    assert response["statusCode"] == 401
+    assert "'exp'" in problem(response)["detail"]
+    assert fake_stripe.calls() == []
 
 
 def test_a_key_of_500_characters_is_still_a_user(creating: Any, fake_stripe: FakeStripe) -> None:
@@ -478,3 +522,43 @@ def test_the_logged_user_is_a_salted_pseudonym_stable_within_a_deployment(
 
     assert first == again != other
     assert first != hashlib.sha256(b"demo-user").hexdigest()[:16]  # the guessable, unsalted one
+
+
+# --- what powertools' dev mode and odd events must not do -------------------------------------
+
+
+def test_powertools_dev_mode_never_prints_tokens_or_cookies(
+    monkeypatch: pytest.MonkeyPatch,
+    verified_tokens: Issuer,
+    customer: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    monkeypatch.setenv("AUTH_COOKIE_NAME", "session")
+    token, cookie = verified_tokens.token(), verified_tokens.token(kid="cookie-kid")
+    data = event("no-identity", headers={"authorization": f"Bearer {token}"})
+    data["cookies"] = [f"session={cookie}"]
+
+    response = build_handler()(data, LambdaContext())
+
+    assert response["statusCode"] == 303
+    printed = "".join(capsys.readouterr())
+    assert "request" in printed  # the request's log line is printed: the check can see it
+    for secret in (token, cookie):
+        assert secret.split(".")[2] not in printed
+
+
+@pytest.mark.parametrize("raw", ["absent", None, 7])
+def test_an_event_without_its_raw_query_string_reads_as_no_parameters(
+    handler: Any, customer: str, raw: object
+) -> None:
+    data = event("home")
+    if raw == "absent":
+        del data["rawQueryString"]
+    else:
+        data["rawQueryString"] = raw
+    data.pop("queryStringParameters", None)
+
+    response = handler(data, LambdaContext())
+
+    assert response["statusCode"] == 303

@@ -39,7 +39,10 @@ def build(
     A bad setting is logged once, here, and every request then gets a 500 problem instead of a
     crash loop of tracebacks. `session` is the botocore session for DynamoDB and the key's store.
     """
-    resolver = APIGatewayHttpResolver()
+    # debug=False whatever POWERTOOLS_DEV says: in debug mode powertools prints every event
+    # (bearer tokens, session cookies) to stdout, and so to the logs, and answers 500s with
+    # the traceback.
+    resolver = APIGatewayHttpResolver(debug=False)
     deadline = budget.Deadline()
     try:
         settings = Settings.from_environ(environ)
@@ -76,7 +79,7 @@ def build(
     )
     portal = Portal(_portal_settings(settings), customers, stripe)
     # Built once: its JWKS key cache lives as long as the container.
-    verifier = _token_verifier(settings)
+    verifier = _token_verifier(settings, deadline)
 
     def after_restore() -> None:
         # Connections pooled before the snapshot are long dead; keys' ages are unknown.
@@ -141,7 +144,7 @@ def _portal_settings(settings: Settings) -> PortalSettings:
     )
 
 
-def _token_verifier(settings: Settings) -> TokenVerifier | None:
+def _token_verifier(settings: Settings, deadline: budget.Deadline) -> TokenVerifier | None:
     """The in-function verifier when AUTH_JWT_ISSUER is set."""
     if not settings.auth_jwt_issuer:
         return None
@@ -155,5 +158,5 @@ def _token_verifier(settings: Settings) -> TokenVerifier | None:
     return TokenVerifier(
         settings.auth_jwt_issuer,
         settings.auth_jwt_audience,
-        SigningKeys(jwks_url, timeout=budget.JWKS_FETCH_TIMEOUT),
+        SigningKeys(jwks_url, timeout=budget.JWKS_FETCH_TIMEOUT, deadline=deadline),
     )

@@ -27,6 +27,13 @@ from billing_portal.domain.urls import LOCAL_HOSTS, check_redirect_url, parse_or
 BUNDLE = "BILLING_PORTAL_SETTINGS"
 
 
+# Claims that name a person for display: users (or their admins) pick them, and two users may
+# share one, so none may be the key to a billing account.
+DISPLAY_NAME_CLAIMS = frozenset(
+    {"preferred_username", "nickname", "name", "given_name", "family_name", "upn", "unique_name"}
+)
+
+
 class SettingsError(Exception):
     """A missing or invalid setting; the message names it and never holds its value if secret."""
 
@@ -94,6 +101,28 @@ class Settings(BaseModel):
     @classmethod
     def _parse_list(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("user_id_claim")
+    @classmethod
+    def _not_a_display_name(cls, value: str) -> str:
+        if value in DISPLAY_NAME_CLAIMS:
+            raise ValueError(
+                f"'{value}' is a display name the user can choose, never a key; name a claim "
+                "the identity provider assigns (sub, oid, an organisation id)"
+            )
+        return value
+
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _stripe_base(cls, value: str | None) -> str | None:
+        parts = urlsplit(value or "")
+        # The key travels in every request to it: https, or http to a stand-in on this machine.
+        if value is not None and not (
+            (parts.scheme == "https" and parts.hostname)
+            or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS)
+        ):
+            raise ValueError("must be an https:// URL (http:// only for localhost or 127.0.0.1)")
+        return value
 
     @field_validator("billing_roles", mode="before")
     @classmethod

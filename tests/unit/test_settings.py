@@ -26,6 +26,37 @@ def test_empty_variables_count_as_unset() -> None:
     assert settings.portal_configuration_id is None
 
 
+# Claims a user (or an admin) picks for display: never the key to a billing account.
+DISPLAY_NAMES = [
+    "preferred_username", "nickname", "name", "given_name", "family_name", "upn", "unique_name",
+]  # fmt: skip
+# Where the Stripe key must never be sent: plain http beyond this machine, or no host at all.
+NOT_STRIPE_BASES = [
+    "http://api.stripe.com",
+    "http://10.0.0.5:12111",
+    "http://localhost.evil.example",
+    "http://127.0.0.1.evil.example:12111",
+    "https://",
+    "ftp://127.0.0.1",
+]
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["https://api.stripe.com", "https://stripe-mock.internal:12111", "http://127.0.0.1:12111",
+     "http://localhost:12111"],
+)  # fmt: skip
+def test_stripe_api_base_is_https_or_a_local_stand_in(base: str) -> None:
+    assert Settings.from_environ({**DEMO_SETTINGS, "STRIPE_API_BASE": base}).stripe_api_base == base
+
+
+@pytest.mark.parametrize("claim", ["sub", "oid", "org_id", "username_id", "https://ex.com/name"])
+def test_claims_that_are_not_display_names_may_be_keys(claim: str) -> None:
+    settings = Settings.from_environ({**DEMO_SETTINGS, "USER_ID_CLAIM": claim})
+
+    assert settings.user_id_claim == claim
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -45,6 +76,8 @@ def test_empty_variables_count_as_unset() -> None:
         ({"PORTAL_FLOWS": "subscription_cancle"}, "PORTAL_FLOWS: subscription_cancle is no flow"),
         ({"PORTAL_FLOWS": "home,payment_method_update"}, "PORTAL_FLOWS: home is no flow"),
         ({"PORTAL_FLOWS": " , "}, "PORTAL_FLOWS: names no flow"),
+        *(({"USER_ID_CLAIM": name}, "USER_ID_CLAIM") for name in DISPLAY_NAMES),
+        *(({"STRIPE_API_BASE": base}, "STRIPE_API_BASE") for base in NOT_STRIPE_BASES),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:

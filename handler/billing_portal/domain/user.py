@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,14 +14,17 @@ from billing_portal.domain.urls import is_text
 from billing_portal.errors import ForbiddenRole, InvalidToken
 
 # Claims a user can edit themselves (many identity providers let users change their email), by
-# how their name ends (`email`, `https://example.com/email`, `user.email`): such a claim is a key
+# how their name ends (`email`, `https://example.com/email`, `user.email`, WS-Federation's
+# `.../claims/emailaddress`), with the standard claim that proves them: such a claim is a key
 # only when the provider says it verified the value.
-EDITABLE = ("email", "phone_number")
+EDITABLE = {"email": "email", "emailaddress": "email", "phone_number": "phone_number"}
 # Stripe's metadata values hold 500 characters (and DynamoDB keys 2048 bytes, which 500
 # characters of UTF-8 never exceed).
 KEY_MAX = 500
-# C0 and C1 control characters, DEL, and lone surrogates: no table or log should hold them.
-ODD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control (C0, C1, DEL), format (U+202E right-to-left override, U+FEFF, zero-width joiners),
+# line and paragraph separator characters, and lone surrogates: invisible or misleading in a
+# table, a log or the Stripe dashboard, and two keys that look alike would be two users.
+ODD_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,12 @@ class User:
     claims: dict[str, Any] = field(repr=False)
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any], key_claim: str) -> User:
+    def from_claims(
+        cls, claims: dict[str, Any], key_claim: str, *, from_authorizer: bool = False
+    ) -> User:
         """The user (or team) whose key is the `key_claim` claim (a name or a path), or
-        InvalidToken (401) saying why not."""
+        InvalidToken (401) saying why not. `from_authorizer`: the claims are API Gateway's text
+        form (domain/claims.py), where a list claim arrives as `"[a b]"`."""
         key = claim(claims, key_claim)
         if flattened_object(claims, key_claim):
             raise InvalidToken(
@@ -40,10 +47,17 @@ class User:
             )
         if not isinstance(key, str) or not key:
             raise InvalidToken(f"The token has no '{key_claim}' claim.")
-        if len(key) > KEY_MAX or ODD_CHARACTERS.search(key):
+        if len(key) > KEY_MAX or any(unicodedata.category(c) in ODD_CATEGORIES for c in key):
             raise InvalidToken(
                 f"The token's '{key_claim}' cannot be a user key (over {KEY_MAX} characters, "
-                "or control characters)."
+                "or control, format or separator characters)."
+            )
+        if from_authorizer and key.startswith("[") and key.endswith("]"):
+            # API Gateway's text for a list claim (a user in several organisations): taking it
+            # as a key would make a customer for "[acme globex]".
+            raise InvalidToken(
+                f"The token's '{key_claim}' is a list, which cannot be a user key; emit one "
+                "value, or verify tokens in the function."
             )
         flag = verification_claim(claims, key_claim)
         if flag is not None and not _is_true(claim(claims, flag)):
@@ -72,7 +86,8 @@ def verification_claim(claims: dict[str, Any], key_claim: str) -> str | None:
     (`https://example.com/email_verified`, `user.email_verified`), else the standard
     `email_verified` / `phone_number_verified`.
     """
-    editable = next((kind for kind in EDITABLE if key_claim.lower().endswith(kind)), None)
+    name = key_claim.lower()
+    editable = next((std for kind, std in EDITABLE.items() if name.endswith(kind)), None)
     if editable is None:
         return None
     own = key_claim + "_verified"

@@ -26,9 +26,10 @@ def identify(
 ) -> User:
     """The authenticated user, or Unauthenticated (401) / ForbiddenOrigin (403)."""
     claims = _authorizer_claims(event)
+    from_authorizer = claims is not None
     if claims is None:
         claims = _verified_claims(event, settings, verifier)
-    return User.from_claims(claims, settings.user_id_claim)
+    return User.from_claims(claims, settings.user_id_claim, from_authorizer=from_authorizer)
 
 
 def authorize(event: APIGatewayProxyEventV2, user: User, settings: Settings) -> None:

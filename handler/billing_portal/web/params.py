@@ -36,7 +36,9 @@ def return_url_of(event: APIGatewayProxyEventV2, allowed_origins: frozenset[str]
 
 def read_params(event: APIGatewayProxyEventV2) -> dict[str, Any]:
     if event.request_context.http.method == "GET":
-        return _form(event.raw_query_string, "query")
+        # Absent (a hand-made or test event, a proxy that drops it): no parameters, not a 500.
+        raw = event.get("rawQueryString")
+        return _form(raw if isinstance(raw, str) else "", "query")
     body = _body(event)
     media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media_type == "application/x-www-form-urlencoded" or (not media_type and not body):

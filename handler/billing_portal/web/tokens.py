@@ -9,8 +9,13 @@ the keys already known.
 
 The download is ours too (``BoundedJWKClient``): ``PyJWKClient``'s timeout applies to each socket
 read, so an issuer trickling a byte a second holds the request for as long as it likes, and it
-reads any size. Ours is bounded as a whole, in time and in bytes, and a document that is not a
-plain JWKS (a ``kid`` that is a list, deep nesting) is a failed fetch rather than a crash.
+reads any size. Ours is bounded as a whole, in time (2 s, and never past the invocation's
+deadline) and in bytes, and a document that is not a JSON object with a ``keys`` list (deep
+nesting, a list) is a failed fetch rather than a crash.
+
+The entries are ours to judge too, one by one (``usable_key``): PyJWT's key set skips some
+unusable entries but not all (``"alg": "none"`` raises NotImplementedError, a private key would
+raise AttributeError when verifying), and one odd entry must not cost the issuer's other keys.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 )  # fmt: skip
 LEEWAY_SECONDS = 60
+TIME_CLAIMS = ("exp", "nbf", "iat")
 REFETCH_INTERVAL_SECONDS = 10.0
 # Keys the issuer has withdrawn stop working within this time in a long-lived container.
 KEYS_MAX_AGE_SECONDS = 3600.0
@@ -47,6 +53,12 @@ JWK_STRING_MEMBERS = frozenset(
     {"kty", "use", "alg", "kid", "crv", "n", "e", "x", "y", "d", "p", "q", "dp", "dq", "qi", "k"}
 )
 JWK_LIST_MEMBERS = frozenset({"key_ops", "x5c"})
+# Key types of the asymmetric algorithms above, with the members their public keys need.
+PUBLIC_KEY_MEMBERS = {"RSA": ("n", "e"), "EC": ("crv", "x", "y"), "OKP": ("crv", "x")}
+# Members only a private (or symmetric) key has: such an entry is no public key to verify with.
+SECRET_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+# Time kept back, when the invocation is nearly over, for answering after a download given up.
+JWKS_RESERVE = budget.RESERVE
 
 # What a 401 says, in general terms: never the token or a claim's value.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
@@ -120,24 +132,53 @@ def _download(url: str, timeout: float) -> bytes:
 
 
 def _plain_jwks(body: bytes) -> dict[str, Any]:
-    """The JWKS as ``{"keys": [{"kid": "...", ...}, ...]}`` with the members PyJWT reads of the
-    type it assumes, or PyJWKClientError (a ``kid`` that is a list raises TypeError in PyJWT)."""
+    """The JWKS as ``{"keys": [...]}``, or PyJWKClientError when the document is not one. Its
+    entries are judged later, one by one (``usable_key``)."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python recurses
         raise jwt.PyJWKClientError("The JWKS is not JSON") from None
     keys = document.get("keys") if isinstance(document, dict) else None
-    if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
+    if not isinstance(keys, list):
         raise jwt.PyJWKClientError("The JWKS has no list of keys")
-    for key in keys:
-        for name, value in key.items():
-            if name in JWK_LIST_MEMBERS:
-                plain = isinstance(value, list) and all(isinstance(item, str) for item in value)
-            else:
-                plain = name not in JWK_STRING_MEMBERS or isinstance(value, str)
-            if not plain:
-                raise jwt.PyJWKClientError(f"The JWKS has a key whose '{name}' is malformed")
     return {"keys": keys}
+
+
+def usable_key(entry: object) -> jwt.PyJWK | str:
+    """The entry as a key to verify tokens with, or why it is none (a short reason for the log:
+    never a member's value). Usable: an asymmetric public key for one of ALGORITHMS, with a
+    string ``kid`` and every member PyJWT reads of the type it assumes."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    for name, value in entry.items():
+        if name in JWK_LIST_MEMBERS:
+            plain = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        else:
+            plain = name not in JWK_STRING_MEMBERS or isinstance(value, str)
+        if not plain:
+            return f"its '{name}' is malformed"
+    if not entry.get("kid"):
+        return "no 'kid'"
+    kty = entry.get("kty")
+    if kty not in PUBLIC_KEY_MEMBERS:
+        return "no asymmetric 'kty'"
+    if "alg" in entry and entry["alg"] not in ALGORITHMS:
+        return "an 'alg' that is not accepted"
+    if entry.get("use", "sig") != "sig":
+        return "not a signing key"
+    if any(name not in entry for name in PUBLIC_KEY_MEMBERS[kty]):
+        return "missing members"
+    if SECRET_MEMBERS.intersection(entry):
+        return "not a public key"
+    try:
+        key = jwt.PyJWK(entry)
+    # PyJWT's own errors, and what its algorithms raise on odd input (NotImplementedError,
+    # ValueError from a malformed base64 or a point not on the curve).
+    except (jwt.PyJWTError, NotImplementedError, ValueError, TypeError, KeyError):
+        return "not a key PyJWT can read"
+    if key.algorithm_name not in ALGORITHMS:  # ES256K (secp256k1), say
+        return "an algorithm that is not accepted"
+    return key
 
 
 class SigningKeys:
@@ -156,14 +197,20 @@ class SigningKeys:
         clock: Callable[[], float] = time.monotonic,
         interval: float = REFETCH_INTERVAL_SECONDS,
         timeout: float = budget.JWKS_FETCH_TIMEOUT,
+        deadline: budget.Deadline | None = None,
     ) -> None:
-        # Used only to download and parse; caching is ours (see the module docstring).
+        # Used only to download; caching and judging the keys are ours (the module docstring).
         self._client = BoundedJWKClient(url, cache_jwk_set=False, timeout=timeout)
         self._clock = clock
         self._interval = interval
+        self._timeout = timeout
+        # The invocation's: a download never runs past it (see fetch_timeout).
+        self._deadline = deadline or budget.Deadline()
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last fetch, successful or not
+        # The issuer answered a document, usable keys or not: no keys is then a 401, not a 503.
+        self._answered = False
         self._lock = threading.Lock()
 
     def forget_ages(self) -> None:
@@ -178,9 +225,10 @@ class SigningKeys:
                 self._fetch()
             key = self._keys.get(kid)
             known_any = bool(self._keys)
+            answered = self._answered
         if key is not None:
             return key
-        if not known_any:
+        if not known_any and not answered:
             raise UpstreamUnavailable(
                 "The token issuer's signing keys could not be fetched.",
                 retry_after=int(self._interval),
@@ -197,10 +245,23 @@ class SigningKeys:
     def _may_fetch(self) -> bool:
         return self._attempted_at is None or self._clock() - self._attempted_at >= self._interval
 
+    def fetch_timeout(self) -> float:
+        """The download's bound: JWKS_FETCH_TIMEOUT, and never past the invocation's deadline
+        (less JWKS_RESERVE, to answer the 503 in time)."""
+        left = self._deadline.remaining_ms() / 1000 - JWKS_RESERVE
+        return min(self._timeout, left)
+
     def _fetch(self) -> None:
+        timeout = self.fetch_timeout()
+        if timeout < budget.MIN_ATTEMPT:
+            # No time to download: not an attempt, so the next request may fetch at once.
+            logger.warning("No time left to fetch the issuer's signing keys")
+            self._answered = False
+            return
         self._attempted_at = self._clock()
+        self._client.timeout = timeout
         try:
-            keys = self._client.get_signing_keys()
+            document = self._client.fetch_data()
         # PyJWKClient wraps HTTP errors in PyJWTError but lets a body that is not JSON
         # (ValueError) or a connection reset mid-read (OSError) through.
         except (jwt.PyJWTError, OSError, ValueError) as exc:
@@ -209,8 +270,26 @@ class SigningKeys:
                 "Could not fetch the issuer's signing keys",
                 extra={"error": type(exc).__name__, "detail": str(exc)},
             )
+            self._answered = False
             return
-        self._keys = {key.key_id: key for key in keys if key.key_id}
+        self._answered = True
+        keys: dict[str, jwt.PyJWK] = {}
+        skipped: list[str] = []
+        for index, entry in enumerate(document["keys"]):
+            judged = usable_key(entry)
+            if isinstance(judged, str):
+                skipped.append(f"entry {index}: {judged}")
+            else:
+                keys[str(judged.key_id)] = judged
+        if skipped:
+            # Which entries and why, never their values: the issuer's operator can fix them.
+            logger.warning(
+                "Skipped the issuer's JWKS entries that are no usable public key",
+                extra={"skipped": skipped[:20], "usable": len(keys)},
+            )
+        if not keys:
+            return  # a fetch that found no usable key: the keys known before stay
+        self._keys = keys
         self._fetched_at = self._attempted_at
 
 
@@ -251,11 +330,19 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), None)
             raise InvalidToken(reason or "The token is malformed.") from None
+        # PyJWT reads "exp": "9999999999" as a number; RFC 7519 says NumericDate, a JSON number.
+        for name in TIME_CLAIMS:
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidToken(f"The token's '{name}' is not a number.")
         if "token_use" in claims and claims["token_use"] not in TOKEN_USES:
             raise InvalidToken("The token is neither an ID token nor an access token.")
         if not self._audiences.intersection(_audiences_of(claims)):
             raise InvalidToken("The token was issued for another audience.")
         return claims
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _audiences_of(claims: dict[str, Any]) -> list[str]:
