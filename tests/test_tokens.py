@@ -13,7 +13,8 @@ from typing import Any
 
 import jwt
 import pytest
-from jwt.algorithms import RSAAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from billing_portal import budget
 from billing_portal.errors import Unauthenticated, UpstreamUnavailable
@@ -279,6 +280,12 @@ UNUSABLE_ENTRIES: dict[str, Callable[[Entry], Any]] = {
         "y": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE",
     },
     "an OKP key on X25519": lambda good: {"kty": "OKP", "kid": "odd", "crv": "X25519", "x": "AQ"},
+    # PyJWT builds it, and refuses it only when verifying (InvalidKeyError, no InvalidTokenError)
+    "an ES256 key on a P-384 curve": lambda good: {
+        **json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP384R1()).public_key())),
+        "kid": "odd",
+        "alg": "ES256",
+    },
     # a private key: PyJWT builds it, and verifying with it raises AttributeError (a 500)
     "a private member d": _changed(d="AQAB"),
     "the issuer's own private key": lambda good: {

@@ -172,6 +172,8 @@ def usable_key(entry: object) -> jwt.PyJWK | str:
         return "not a public key"
     try:
         key = jwt.PyJWK(entry)
+        # What verifying checks of the key (an ES256 key on P-384): judged now, not per token.
+        key.Algorithm.prepare_key(key.key)
     # PyJWT's own errors, and what its algorithms raise on odd input (NotImplementedError,
     # ValueError from a malformed base64 or a point not on the curve).
     except (jwt.PyJWTError, NotImplementedError, ValueError, TypeError, KeyError):
@@ -327,7 +329,9 @@ class TokenVerifier:
                 # The audience is checked below: Cognito access tokens carry client_id, not aud.
                 options={"require": ["exp", "iss"], "verify_aud": False},
             )
-        except jwt.InvalidTokenError as exc:
+        # PyJWTError, not only InvalidTokenError: a key PyJWT refuses only at verification
+        # (InvalidKeyError) is still the token's failure, never a 500.
+        except jwt.PyJWTError as exc:
             reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), None)
             raise InvalidToken(reason or "The token is malformed.") from None
         # PyJWT reads "exp": "9999999999" as a number; RFC 7519 says NumericDate, a JSON number.
