@@ -527,13 +527,15 @@ def test_the_logged_user_is_a_salted_pseudonym_stable_within_a_deployment(
 # --- what powertools' dev mode and odd events must not do -------------------------------------
 
 
+@pytest.mark.parametrize("switch", ["POWERTOOLS_DEV", "POWERTOOLS_LOGGER_LOG_EVENT"])
 def test_powertools_dev_mode_never_prints_tokens_or_cookies(
     monkeypatch: pytest.MonkeyPatch,
     verified_tokens: Issuer,
     customer: str,
     capsys: pytest.CaptureFixture[str],
+    switch: str,
 ) -> None:
-    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    monkeypatch.setenv(switch, "true")
     monkeypatch.setenv("AUTH_COOKIE_NAME", "session")
     token, cookie = verified_tokens.token(), verified_tokens.token(kid="cookie-kid")
     data = event("no-identity", headers={"authorization": f"Bearer {token}"})

@@ -56,8 +56,10 @@ def wrap(
     """The Lambda handler: the resolver's routes (web/api.py) with all of the above around."""
     _answer_errors(resolver, error_redirect_url, allowed_origins, default_return_url)
 
+    # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds bearer tokens
+    # and session cookies.
     @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
     )
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
