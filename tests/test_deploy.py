@@ -109,6 +109,8 @@ def test_sam_reads_the_parameter_file_exactly_as_given(tmp_path: Path) -> None:
     # The SAM CLI's own parser of --parameter-overrides.
     assert CfnParameterOverridesType().convert((file,), None, None) == given
     assert "--no-confirm-changeset" not in command  # prod's samconfig asks for a "y"
+    # An unchanged stack (a docs-only commit) is a passing deploy: SAM exits 0 on no changes.
+    assert "--no-fail-on-empty-changeset" in command
     unattended = deploy.sam_deploy_command(samconfig.load("prod"), given, tmp_path, confirm=False)
     assert unattended[-1] == "--no-confirm-changeset"
 
