@@ -126,6 +126,71 @@ def test_an_unknown_or_missing_parameter_is_one_plain_line(
         deploy.deploy_parameters(samconfig.load("x", config), {}, deploy.template_parameters())
 
 
+# --- Lambda's 4 KB environment --------------------------------------------------------------
+
+SECRET_ARN = (
+    "arn:aws:secretsmanager:eu-central-1:123456789012:secret:billing-portal/prod/stripe-AbCdEf"
+)
+# 16 origins, the longest confirmation message, a key by ARN, in-function auth, a role gate.
+LARGE = {
+    "AllowedOrigins": ",".join(f"https://tenant-{n:02}.app.example-company.com" for n in range(16)),
+    "DefaultReturnUrl": "https://tenant-00.app.example-company.com/settings/billing",
+    "ErrorRedirectUrl": "https://tenant-00.app.example-company.com/billing/error",
+    "HostedConfirmationMessage": "x" * 500,
+    "StripeApiKeySecret": SECRET_ARN,
+    "AuthMode": "function",
+    "JwtIssuer": "https://login.example-company.com/realms/customers-production",
+    "JwtAudience": "billing-portal-web,billing-portal-mobile,billing-portal-admin",
+    "AuthJwksUrl": "https://login.example-company.com/realms/customers/protocol/openid-connect/certs",
+    "AuthCookieName": "__Host-example-company-session",
+    "BillingRoleClaim": "https://example-company.com/claims/roles",
+    "BillingRoles": "billing-admin,owner,finance",
+    "UserIdClaim": "https://example-company.com/claims/org_id",
+    "RetentionCouponId": "retention-25-percent-3-months",
+    "UpdatePromotionCode": "promo_1QxYzAbCdEfGhIjKlMnOpQrS",
+}
+
+
+def test_an_environment_past_4_kb_is_refused_before_anything_is_deployed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The size is the real template's expansion for these values (tools.cfn), so the refusal
+    follows the template: it goes away once the template fits this setup in the limit."""
+    commands: list[list[str]] = []
+    monkeypatch.setattr(deploy, "run", commands.append)
+    # The large setup with 100 origins: past the limit however the template lays settings out.
+    large = {
+        **LARGE,
+        "AllowedOrigins": ",".join(f"https://t{n:03}.example.com" for n in range(100)),
+    }
+    given = deploy.deploy_parameters(samconfig.load("prod"), large, deploy.template_parameters())
+    size = deploy.environment_bytes(given, "billing-portal-prod")
+    assert size > 4096
+    assert (
+        deploy.main(["--env", "prod", "--no-portal", *(f"{k}={v}" for k, v in large.items())]) == 2
+    )
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"tools.deploy: the function's environment would take {size} bytes, past Lambda's "
+        "limit of 4096; the most room goes to: AllowedOrigins "
+    )
+    named = [part.split()[0] for part in line.split(": ")[-1].split(", ")]
+    assert named[:2] == ["AllowedOrigins", "HostedConfirmationMessage"]  # biggest first
+    assert commands == []  # no build, no deploy
+
+
+def test_the_environment_counts_the_salt_as_deployed_and_the_stack_by_its_name() -> None:
+    given = values()
+    short = deploy.environment_bytes(given, "bp")
+    # POWERTOOLS_SERVICE_NAME and the metrics namespace carry the stack name.
+    assert deploy.environment_bytes(given, "bp" + "x" * 10) == short + 20
+    variables = deploy.cfn.Stack(**given).environment()
+    assert variables["USER_HASH_SALT"].startswith("{{resolve:secretsmanager:")
+    counted = {**variables, "USER_HASH_SALT": "s" * 32}  # the generated salt's 32 characters
+    counted = {k: v.replace(deploy.cfn.STACK, "bp") for k, v in counted.items()}
+    assert short == deploy.cfn.environment_size(counted)
+
+
 # --- The post-deploy check ------------------------------------------------------------------
 
 
@@ -184,7 +249,7 @@ def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_pru
         """The SAM CLI, which cannot reach AWS here: CloudFormation's part is played on moto."""
         commands.append(command)
         if command[3] == "deploy":
-            file = command[-1].removeprefix("file://")
+            [file] = [a.removeprefix("file://") for a in command if a.startswith("file://")]
             deployed.update(yaml.safe_load(Path(file).read_text()))
             stack.update(deployed, publish=True)
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,7 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from samtranslator.yaml_helper import yaml_parse
 
-from tools import portal_config, samconfig
+from tools import cfn, portal_config, samconfig
 
 ROOT = samconfig.SAMCONFIG.parent
 ALIAS = "live"
@@ -86,6 +88,57 @@ def deploy_parameters(
                 f"{name} has no value: set it in samconfig.toml's [{env.name}] parameter_overrides"
             )
     return values
+
+
+# --- Lambda's 4 KB environment ----------------------------------------------------------------
+
+# A variable that is a dynamic reference to a secret this stack generates: CloudFormation puts the
+# secret's value there, whose length the template fixes (GenerateSecretString's PasswordLength).
+_GENERATED = re.compile(r"\{\{resolve:secretsmanager:<(\w+)>:SecretString\}\}")
+
+
+def environment_bytes(values: dict[str, str], stack_name: str) -> int:
+    """The bytes the function's environment takes for these parameter values, from the template
+    expanded as CloudFormation would (tools.cfn), counted as Lambda's API counts them."""
+    # The transform's own chatter (feature toggles, metrics) is not for the operator.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    stack = cfn.Stack(**values)
+    # tools.cfn plays a stack of its own name; this deploy's name is what the variables carry.
+    variables = {
+        name: value.replace(cfn.STACK, stack_name) for name, value in stack.environment().items()
+    }
+    resolved = {}
+    for name, value in variables.items():
+        match = _GENERATED.fullmatch(value)
+        secret = stack.resources.get(match.group(1), {}) if match else {}
+        length = secret.get("Properties", {}).get("GenerateSecretString", {}).get("PasswordLength")
+        if length is not None:
+            resolved[name] = int(length)
+    return cfn.environment_size(variables, resolved)
+
+
+def check_environment_room(
+    values: dict[str, str], declared: dict[str, dict[str, Any]], stack_name: str
+) -> int:
+    """The environment's size; DeployError, before anything is deployed, when it is past Lambda's
+    limit (CloudFormation would fail half-way through the update), naming the parameters whose
+    values take the most room: each one's bytes are what the environment would shrink by with
+    that parameter at its default."""
+    size = environment_bytes(values, stack_name)
+    if size <= cfn.ENVIRONMENT_LIMIT:
+        return size
+    costs = []
+    for name, value in values.items():
+        default = str(declared[name].get("Default", ""))
+        if value == default:
+            continue
+        costs.append((size - environment_bytes({**values, name: default}, stack_name), name))
+    costs.sort(key=lambda cost: (-cost[0], cost[1]))
+    largest = ", ".join(f"{name} {cost} bytes" for cost, name in costs[:5] if cost > 0)
+    raise DeployError(
+        f"the function's environment would take {size} bytes, past Lambda's limit of "
+        f"{cfn.ENVIRONMENT_LIMIT}; the most room goes to: {largest}"
+    )
 
 
 def sam_deploy_command(
@@ -206,7 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         env = samconfig.load(args.env)
         overrides = samconfig.parse_overrides(args.overrides)
-        values = deploy_parameters(env, overrides, template_parameters())
+        declared = template_parameters()
+        values = deploy_parameters(env, overrides, declared)
+        if not args.check_only:
+            check_environment_room(values, declared, env.stack_name)
         # portal.yaml decides the configuration id, unless samconfig.toml or the command line do.
         portal = portal_config.PORTAL_YAML.exists() and not args.no_portal
         portal = portal and "PortalConfigurationId" not in {**env.parameters, **overrides}
