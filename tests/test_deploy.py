@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from samcli.cli.types import CfnParameterOverridesType
 
@@ -52,28 +53,64 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 class Deployed:
-    """The stack as CloudFormation leaves it: the function ($LATEST) updated to the template,
-    and the alias `live` on whichever version SAM published."""
+    """The stack as CloudFormation leaves it: the function ($LATEST) updated to the template, the
+    alias `live` on whichever version SAM published, the stack's parameters, and the HTTP API
+    whose integration invokes the alias."""
 
     def __init__(self, values: dict[str, str]) -> None:
         session = boto3.session.Session(profile_name="billing-portal-dev")
         self.cloudformation = session.client("cloudformation")
         self.lambda_ = session.client("lambda")
+        self.apigateway = session.client("apigatewayv2")
+        self.api_id = self.apigateway.create_api(Name="BillingApi", ProtocolType="HTTP")["ApiId"]
+        template = {
+            **FUNCTION_TEMPLATE,
+            "Parameters": {name: {"Type": "String"} for name in values},
+            "Resources": {
+                **FUNCTION_TEMPLATE["Resources"],
+                # moto plays no AWS::ApiGatewayV2::Api in CloudFormation: a resource whose
+                # physical id is the API's id stands in for the stack's BillingApi.
+                "BillingApi": {
+                    "Type": "AWS::SSM::Parameter",
+                    "Properties": {"Name": self.api_id, "Type": "String", "Value": "api"},
+                },
+            },
+        }
+        self.template = json.dumps(template)
         self.cloudformation.create_stack(
-            StackName=STACK, TemplateBody=json.dumps(FUNCTION_TEMPLATE)
+            StackName=STACK, TemplateBody=self.template, Parameters=self.parameters(values)
         )
-        self.name = deploy.function_name(self.cloudformation, STACK)
+        self.name = deploy.physical_id(self.cloudformation, STACK)
         self.update(values)
         version = self.lambda_.publish_version(FunctionName=self.name)["Version"]
-        self.lambda_.create_alias(FunctionName=self.name, Name="live", FunctionVersion=version)
+        alias = self.lambda_.create_alias(
+            FunctionName=self.name, Name="live", FunctionVersion=version
+        )
+        self.integration = self.apigateway.create_integration(
+            ApiId=self.api_id,
+            IntegrationType="AWS_PROXY",
+            PayloadFormatVersion="2.0",
+            IntegrationUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+            f"{alias['AliasArn']}/invocations",
+        )["IntegrationId"]
+
+    @staticmethod
+    def parameters(values: dict[str, str]) -> list[dict[str, str]]:
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
 
     def update(self, values: dict[str, str], *, publish: bool = False) -> None:
-        """What a deploy does to the function; with `publish`, what SAM does when the version's
-        logical id changed."""
+        """What a deploy does to the stack and the function; with `publish`, what SAM does when
+        the version's logical id changed."""
+        try:
+            self.cloudformation.update_stack(
+                StackName=STACK, TemplateBody=self.template, Parameters=self.parameters(values)
+            )
+        except ClientError as exc:  # as CloudFormation answers an unchanged stack
+            assert "No updates are to be performed" in str(exc)
         variables = {
             "ALLOWED_ORIGINS": values["AllowedOrigins"],
             "BILLING_ROLES": values["BillingRoles"],
-            "STACK_PARAMETERS": json.dumps({**values, "JwtAudience": [values["JwtAudience"]]}),
+            "PORTAL_CONFIGURATION_ID": values["PortalConfigurationId"],
         }
         self.lambda_.update_function_configuration(
             FunctionName=self.name,
@@ -217,7 +254,6 @@ def test_settings_that_never_reached_the_alias_are_named_and_fail_the_deploy(
     assert out[0] == "billing-portal-dev: the alias 'live' does not run what was deployed:"
     assert "  MemorySize: live 1024, deployed 1769" in out
     assert "  BILLING_ROLES: live '', deployed 'billing-admin'" in out
-    assert "  parameter BillingRoles: live '', this deploy 'billing-admin'" in out
 
 
 def test_a_stack_deployed_with_other_parameters_than_samconfig_says_fails(
@@ -226,9 +262,75 @@ def test_a_stack_deployed_with_other_parameters_than_samconfig_says_fails(
     Deployed(values(AllowedOrigins="https://old.example.com,https://app.dev.example.com"))
     assert deploy.main(["--check-only"]) == 1
     assert (
-        "  parameter AllowedOrigins: live 'https://old.example.com,https://app.dev.example.com', "
-        "this deploy 'http://localhost:3000,https://app.dev.example.com'"
+        "  parameter AllowedOrigins: stack 'https://old.example.com,https://app.dev.example.com', "
+        "deployed 'http://localhost:3000,https://app.dev.example.com'"
     ) in capsys.readouterr().out.splitlines()
+
+
+def test_a_weighted_alias_is_not_as_deployed(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = Deployed(values())
+    stack.update(values(), publish=True)  # version 2 on the alias
+    # What CodeDeploy leaves during a canary (or after one stopped half-way): 10% to version 1.
+    stack.lambda_.update_alias(
+        FunctionName=stack.name,
+        Name="live",
+        RoutingConfig={"AdditionalVersionWeights": {"1": 0.1}},
+    )
+    assert deploy.main(["--check-only"]) == 1
+    out = capsys.readouterr().out
+    print(out)  # for the report
+    assert out.splitlines() == [
+        "billing-portal-dev: the alias 'live' does not run what was deployed:",
+        "  alias live: weighted, not as deployed: version 1 takes 10% beside version 2 "
+        "(a canary in progress, or one left half-way)",
+    ]
+
+
+def test_every_function_property_is_compared_and_secrets_are_never_printed(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = Deployed(values())
+    # Changes that published no version: a property SAM did not hash, a salt, a Stripe key.
+    stack.lambda_.update_function_configuration(
+        FunctionName=stack.name,
+        Timeout=29,
+        Handler="other.handler",
+        Environment={
+            "Variables": {
+                "ALLOWED_ORIGINS": values()["AllowedOrigins"],
+                "BILLING_ROLES": "",
+                "PORTAL_CONFIGURATION_ID": "",
+                "USER_HASH_SALT": "pepper-0123456789abcdef",
+                "STRIPE_API_BASE": "sk_test_51Leaked",
+            }
+        },
+    )
+    assert deploy.main(["--check-only"]) == 1
+    out = capsys.readouterr().out
+    assert "  Timeout: live 3, deployed 29" in out.splitlines()
+    assert "  Handler: live 'billing_portal.app.lambda_handler', deployed 'other.handler'" in out
+    assert "  USER_HASH_SALT: changed (value hidden)" in out.splitlines()
+    assert "  STRIPE_API_BASE: changed (value hidden)" in out.splitlines()
+    assert "pepper" not in out and "sk_test" not in out
+
+
+def test_an_api_that_does_not_invoke_the_alias_fails(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = Deployed(values())
+    arn = stack.lambda_.get_function(FunctionName=stack.name)["Configuration"]["FunctionArn"]
+    # The integration points at the function itself ($LATEST), bypassing the alias's rollout.
+    stack.apigateway.update_integration(
+        ApiId=stack.api_id,
+        IntegrationId=stack.integration,
+        IntegrationUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}"
+        "/invocations",
+    )
+    assert deploy.main(["--check-only"]) == 1
+    assert (
+        f"  API integration {stack.integration}: invokes {arn}, not the alias live ({arn}:live)"
+        in capsys.readouterr().out.splitlines()
+    )
 
 
 def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_prunes(

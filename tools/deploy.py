@@ -8,10 +8,10 @@
    ENV` with *every* template parameter given (samconfig.toml's parameter_overrides, then
    Key=Value from the command line, then the template's defaults): a parameter left out would
    silently keep its previous value.
-2. The check: the version behind the alias `live` (what the API invokes) must have the
-   configuration just deployed to the function (environment, memory, SnapStart, code), and the
-   parameters it was deployed with (STACK_PARAMETERS) must be the ones given. Else it names each
-   setting that differs and exits 1.
+2. The check (tools/deploy_check.py): the alias `live` unweighted, its version's whole
+   configuration equal to the function as deployed ($LATEST), the stack's parameters equal to
+   the ones given, the API's integration invoking the alias. Else it names each difference
+   (secrets hidden) and exits 1.
 3. The stack policy that keeps CloudFormation from replacing or deleting the customers table,
    and old versions pruned (each costs a SnapStart snapshot): the live one and the one before it
    (to roll back to) stay.
@@ -37,13 +37,12 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from samtranslator.yaml_helper import yaml_parse
 
-from tools import cfn, portal_config, samconfig
+from tools import cfn, deploy_check, portal_config, samconfig
 
 ROOT = samconfig.SAMCONFIG.parent
-ALIAS = "live"
+ALIAS = deploy_check.ALIAS
 FUNCTION = "BillingPortalFunction"
-# Compared between the alias's version and the function as just deployed ($LATEST).
-SETTINGS = ("Runtime", "Handler", "Architectures", "MemorySize", "Timeout", "CodeSha256")
+API = "BillingApi"
 # The customers table maps users to Stripe customers: an update must never replace or delete it
 # (a changed key schema would, leaving every user without their customer).
 STACK_POLICY = {
@@ -158,58 +157,10 @@ def sam_deploy_command(
     ]
 
 
-def differences(live: dict[str, Any], deployed: dict[str, Any]) -> list[str]:
-    """Each setting in which the alias's version differs from the function as deployed."""
-    found = [
-        f"{name}: live {live.get(name)!r}, deployed {deployed.get(name)!r}"
-        for name in SETTINGS
-        if live.get(name) != deployed.get(name)
-    ]
-    snapstart = [c.get("SnapStart", {}).get("ApplyOn", "None") for c in (live, deployed)]
-    if snapstart[0] != snapstart[1]:
-        found.append(f"SnapStart: live {snapstart[0]!r}, deployed {snapstart[1]!r}")
-    live_env, deployed_env = (variables(c) for c in (live, deployed))
-    for name in sorted(set(live_env) | set(deployed_env)):
-        if name == "STACK_PARAMETERS":
-            continue  # compared parameter by parameter below
-        if live_env.get(name) != deployed_env.get(name):
-            found.append(
-                f"{name}: live {live_env.get(name)!r}, deployed {deployed_env.get(name)!r}"
-            )
-    return found
-
-
-def parameter_differences(
-    live: dict[str, Any], values: dict[str, str], unknown: frozenset[str] = frozenset()
-) -> list[str]:
-    """Each parameter the live version was deployed with that is not the value given now
-    (`unknown`: parameters whose value this run did not work out)."""
-    raw = variables(live).get("STACK_PARAMETERS")
-    if raw is None:
-        return ["STACK_PARAMETERS: the live version has none (deployed by an older template)"]
-    deployed = json.loads(raw)
-    found = []
-    for name, value in sorted(deployed.items()):
-        value = ",".join(value) if isinstance(value, list) else str(value)
-        if name in values and name not in unknown and value != values[name]:
-            found.append(f"parameter {name}: live {value!r}, this deploy {values[name]!r}")
-    return found
-
-
-def variables(configuration: dict[str, Any]) -> dict[str, str]:
-    found: dict[str, str] = configuration.get("Environment", {}).get("Variables", {})
-    return found
-
-
-def check(
-    lambda_client: Any, function: str, values: dict[str, str], unknown: frozenset[str] = frozenset()
-) -> tuple[int, list[str]]:
-    """The version the alias `live` points at, and what differs between it and what was just
-    deployed (empty when nothing)."""
-    live = lambda_client.get_function_configuration(FunctionName=function, Qualifier=ALIAS)
-    deployed = lambda_client.get_function_configuration(FunctionName=function)
-    found = differences(live, deployed) + parameter_differences(live, values, unknown)
-    return int(live["Version"]), found
+def physical_id(cloudformation: Any, stack: str, logical_id: str = FUNCTION) -> str:
+    resource = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    name: str = resource["StackResourceDetail"]["PhysicalResourceId"]
+    return name
 
 
 def prune(lambda_client: Any, function: str, live: int, keep_before_live: int = 1) -> list[str]:
@@ -223,12 +174,6 @@ def prune(lambda_client: Any, function: str, live: int, keep_before_live: int = 
     for number in doomed:
         lambda_client.delete_function(FunctionName=function, Qualifier=str(number))
     return [str(n) for n in doomed]
-
-
-def function_name(cloudformation: Any, stack: str) -> str:
-    resource = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=FUNCTION)
-    name: str = resource["StackResourceDetail"]["PhysicalResourceId"]
-    return name
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -274,12 +219,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as folder:
                 run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
         session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
-        cloudformation = session.client("cloudformation")
-        lambda_client = session.client("lambda")
-        function = function_name(cloudformation, env.stack_name)
+        clients: dict[str, Any] = {
+            n: session.client(n)
+            for n in ("cloudformation", "lambda", "apigatewayv2")  # type: ignore[call-overload]
+        }
+        cloudformation, lambda_client = clients["cloudformation"], clients["lambda"]
+        function = physical_id(cloudformation, env.stack_name)
+        api_id = physical_id(cloudformation, env.stack_name, API)
         # --check-only does not ask Stripe which configuration portal.yaml is.
         unknown = frozenset({"PortalConfigurationId"} if portal and args.check_only else ())
-        live, found = check(lambda_client, function, values, unknown)
+        live, found = deploy_check.check(clients, env.stack_name, function, api_id, values, unknown)
         if found:
             print(f"{env.stack_name}: the alias '{ALIAS}' does not run what was deployed:")
             print("\n".join(f"  {line}" for line in found))
