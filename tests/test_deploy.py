@@ -3,15 +3,19 @@ that the alias `live` runs what was just deployed, against moto's CloudFormation
 
 from __future__ import annotations
 
+import copy
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.awslambda.models import LambdaStorage
 from samcli.cli.types import CfnParameterOverridesType
 
 from testing.fake_stripe import FakeStripe
@@ -48,8 +52,26 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(LambdaStorage, "publish_version", _publish_version)
     with mock_aws():
         yield
+
+
+def _publish_version(self: LambdaStorage, name_or_arn: str, description: str = "") -> Any:
+    """moto's publish_version numbers a new version len(versions) + 1, which after a delete
+    reuses a number; Lambda never does. The same, numbered after the highest ever published."""
+    function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+    entry = self._functions[function.function_name]
+    published = entry["versions"]
+    if published and not function.code_or_config_updated:
+        return published[-1]
+    function.code_or_config_updated = False
+    version = copy.copy(entry["latest"])
+    entry["highest"] = max([entry.get("highest", 0), *(int(v.version) for v in published)]) + 1
+    version.set_version(entry["highest"])
+    published.append(version)
+    self._arns[version.function_arn] = version
+    return version
 
 
 class Deployed:
@@ -368,7 +390,7 @@ def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_pru
     assert capsys.readouterr().out.splitlines() == [
         f"portal.yaml: {config_id} (updated)",
         "billing-portal-dev: 'live' is version 5, as deployed",
-        "stack policy set; old versions deleted: 1, 2, 3",
+        "stack policy set; rollback target (alias 'fallback'): 4; old versions deleted: 1, 2, 3",
     ]
     policy = json.loads(stack.cloudformation.get_stack_policy(StackName=STACK)["StackPolicyBody"])
     assert {
@@ -379,6 +401,71 @@ def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_pru
     } in policy["Statement"]
     versions = stack.lambda_.list_versions_by_function(FunctionName=stack.name)["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "4", "5"]
+
+
+def test_after_a_rolled_back_canary_the_failed_version_is_never_the_rollback_target(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = Deployed(values())
+    stack.update(values(), publish=True)  # version 2 serves
+    outcome = iter(["ok", "rolled back", "ok"])
+
+    def sam(command: list[str]) -> None:
+        if command[3] != "deploy":
+            return
+        served = stack.lambda_.get_alias(FunctionName=stack.name, Name="live")["FunctionVersion"]
+        [file] = [a.removeprefix("file://") for a in command if a.startswith("file://")]
+        stack.update(yaml.safe_load(Path(file).read_text()), publish=True)
+        if next(outcome) == "rolled back":
+            # CodeDeploy saw an alarm: the alias goes back, the stack update fails.
+            stack.lambda_.update_alias(FunctionName=stack.name, Name="live", FunctionVersion=served)
+            raise subprocess.CalledProcessError(1, command)
+
+    monkeypatch.setattr(deploy, "run", sam)
+    # Each deploy changes the memory size, so each publishes a version.
+    assert deploy.main(["--no-portal", "MemorySize=1088"]) == 0  # 3 serves, 2 is the target
+    assert deploy.main(["--no-portal", "MemorySize=1152"]) == 1  # 4 failed its canary
+    assert deploy.main(["--no-portal", "MemorySize=1216"]) == 0  # 5 serves
+    out = capsys.readouterr().out.splitlines()
+    print("\n".join(out))  # for the report
+    assert out == [
+        "billing-portal-dev: 'live' is version 3, as deployed",
+        "stack policy set; rollback target (alias 'fallback'): 2; old versions deleted: 1",
+        "the deploy failed; 'live' is still version 3: "
+        "rollback target (alias 'fallback'): 2; old versions deleted: 4",
+        "billing-portal-dev: 'live' is version 5, as deployed",
+        # 3 served well before this deploy; 4 (the failed one) is not what a rollback reaches.
+        "stack policy set; rollback target (alias 'fallback'): 3; old versions deleted: 2",
+    ]
+    versions = stack.lambda_.list_versions_by_function(FunctionName=stack.name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "3", "5"]
+    fallback = stack.lambda_.get_alias(FunctionName=stack.name, Name="fallback")
+    assert fallback["FunctionVersion"] == "3"
+
+
+def test_a_switch_of_key_or_table_keeps_the_live_ones_readable_for_one_deploy(aws: None) -> None:
+    """Retired*: the live version's key location and table while this deploy's differ, else
+    empty; computed from the template expanded for the new values."""
+    declared = {
+        **deploy.template_parameters(),
+        "RetiredStripeApiKey": {"Type": "String", "Default": ""},
+        "RetiredCustomersTable": {"Type": "String", "Default": ""},
+    }
+    cloudformation = boto3.session.Session(profile_name="billing-portal-dev").client(
+        "cloudformation"
+    )
+    live = {"STRIPE_API_KEY_PARAM": "/billing-portal/stripe-api-key", "CUSTOMERS_TABLE": "t-old"}
+    switched = values(StripeApiKeySecret="billing-portal/key", ExistingCustomersTable="t-old")
+    assert deploy.retired_values(cloudformation, STACK, switched, declared, live) == {
+        "RetiredStripeApiKey": "/billing-portal/stripe-api-key",
+        "RetiredCustomersTable": "",
+    }
+    # A table the stack creates (not there yet) differs from the live one.
+    same_key = values(StripeApiKeyParam="/billing-portal/stripe-api-key")
+    assert deploy.retired_values(cloudformation, STACK, same_key, declared, live) == {
+        "RetiredStripeApiKey": "",
+        "RetiredCustomersTable": "t-old",
+    }
 
 
 def test_aws_refusing_is_one_plain_line(aws: None, capsys: pytest.CaptureFixture[str]) -> None:

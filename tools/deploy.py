@@ -22,6 +22,7 @@ AWS credentials come from the environment's profile in samconfig.toml (or the us
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
@@ -37,7 +38,7 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from samtranslator.yaml_helper import yaml_parse
 
-from tools import cfn, deploy_check, portal_config, samconfig
+from tools import cfn, deploy_check, portal_config, samconfig, versions
 
 ROOT = samconfig.SAMCONFIG.parent
 ALIAS = deploy_check.ALIAS
@@ -163,17 +164,39 @@ def physical_id(cloudformation: Any, stack: str, logical_id: str = FUNCTION) -> 
     return name
 
 
-def prune(lambda_client: Any, function: str, live: int, keep_before_live: int = 1) -> list[str]:
-    """Delete published versions older than the live one's predecessors; the versions deleted."""
-    pages = lambda_client.get_paginator("list_versions_by_function").paginate(FunctionName=function)
-    numbers = sorted(
-        int(v["Version"]) for page in pages for v in page["Versions"] if v["Version"].isdigit()
+# The settings a version reads its Stripe key and customers from, and the parameter that keeps
+# the role's grant on the previous one while that version may still serve (a canary's 90%).
+RETIRED = {
+    "RetiredStripeApiKey": "STRIPE_API_KEY_PARAM",
+    "RetiredCustomersTable": "CUSTOMERS_TABLE",
+}
+
+
+def retired_values(
+    cloudformation: Any,
+    stack_name: str,
+    values: dict[str, str],
+    declared: dict[str, dict[str, Any]],
+    live: dict[str, str],
+) -> dict[str, str]:
+    """Retired*=<the live version's key location / table> when this deploy's differ, else ""
+    (so the deploy after a switch drops the old grant). Only the parameters the template has."""
+    wanted = {name: setting for name, setting in RETIRED.items() if name in declared}
+    if not wanted:
+        return {}
+    new = deploy_check.settings_of(
+        {"Environment": {"Variables": cfn.Stack(**values).environment()}}
     )
-    older = [n for n in numbers if n < live]
-    doomed = older[: max(len(older) - keep_before_live, 0)]
-    for number in doomed:
-        lambda_client.delete_function(FunctionName=function, Qualifier=str(number))
-    return [str(n) for n in doomed]
+    found = {}
+    for name, setting in wanted.items():
+        value = new.get(setting, "")
+        if value.startswith("<") and value.endswith(">"):  # a resource of this stack: its name
+            # Not created yet: a new table, so it differs from the live one.
+            with contextlib.suppress(ClientError):
+                value = physical_id(cloudformation, stack_name, value[1:-1])
+        old = live.get(setting, "")
+        found[name] = old if old and old != value else ""
+    return found
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -208,37 +231,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         values = deploy_parameters(env, overrides, declared)
         if not args.check_only:
             check_environment_room(values, declared, env.stack_name)
-        # portal.yaml decides the configuration id, unless samconfig.toml or the command line do.
-        portal = portal_config.PORTAL_YAML.exists() and not args.no_portal
-        portal = portal and "PortalConfigurationId" not in {**env.parameters, **overrides}
-        if portal and not args.check_only:
-            values["PortalConfigurationId"] = apply_portal(env)
-        if not args.check_only:
-            if not args.no_build:
-                run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
-            with tempfile.TemporaryDirectory() as folder:
-                run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
         session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
         clients: dict[str, Any] = {
             n: session.client(n)
             for n in ("cloudformation", "lambda", "apigatewayv2")  # type: ignore[call-overload]
         }
-        cloudformation, lambda_client = clients["cloudformation"], clients["lambda"]
-        function = physical_id(cloudformation, env.stack_name)
-        api_id = physical_id(cloudformation, env.stack_name, API)
-        # --check-only does not ask Stripe which configuration portal.yaml is.
-        unknown = frozenset({"PortalConfigurationId"} if portal and args.check_only else ())
-        live, found = deploy_check.check(clients, env.stack_name, function, api_id, values, unknown)
-        if found:
-            print(f"{env.stack_name}: the alias '{ALIAS}' does not run what was deployed:")
-            print("\n".join(f"  {line}" for line in found))
-            return 1
-        print(f"{env.stack_name}: '{ALIAS}' is version {live}, as deployed")
-        if not args.check_only:
-            policy = json.dumps(STACK_POLICY)
-            cloudformation.set_stack_policy(StackName=env.stack_name, StackPolicyBody=policy)
-            pruned = prune(lambda_client, function, live)
-            print(f"stack policy set; old versions deleted: {', '.join(pruned) or 'none'}")
+        # portal.yaml decides the configuration id, unless samconfig.toml or the command line do.
+        portal = portal_config.PORTAL_YAML.exists() and not args.no_portal
+        portal = portal and "PortalConfigurationId" not in {**env.parameters, **overrides}
+        if args.check_only:
+            # --check-only does not ask Stripe which configuration portal.yaml is.
+            unknown = frozenset({"PortalConfigurationId"} if portal else ())
+            return check(clients, env, values, unknown)
+        before = deployed_before(clients, env.stack_name)
+        retired = retired_values(
+            clients["cloudformation"], env.stack_name, values, declared, before.settings
+        )
+        for name, value in retired.items():
+            if name not in overrides:
+                values[name] = value
+                print(switch_line(name, value), flush=True)
+        if portal:
+            values["PortalConfigurationId"] = apply_portal(env)
+        if not args.no_build:
+            run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
+        except subprocess.CalledProcessError:
+            after_failure(clients, env.stack_name, before)
+            raise
+        code = check(clients, env, values, frozenset())
+        if code == 0:
+            protect_and_prune(clients, env.stack_name, before)
+        return code
     except (samconfig.ConfigError, DeployError, portal_config.PortalConfigError) as exc:
         print(f"tools.deploy: {exc}", file=sys.stderr)
         return 2
@@ -248,7 +274,84 @@ def main(argv: Sequence[str] | None = None) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"tools.deploy: `sam {exc.cmd[3]}` failed (exit {exc.returncode})", file=sys.stderr)
         return exc.returncode
+
+
+def switch_line(name: str, value: str) -> str:
+    setting = RETIRED[name]
+    if not value:
+        return f"{name}: none ({setting} as the live version has it; no old grant kept)"
+    shown = "the live version's" if deploy_check.is_secret(setting) else repr(value)
+    return (
+        f"{name}: {shown} ({setting} changes: the role keeps reading the old one while the "
+        "previous version may still serve; the next deploy drops it)"
+    )
+
+
+class Before:
+    """What served before this deploy: the function, the version behind `live`, its settings."""
+
+    def __init__(self, function: str | None, served: str | None, settings: dict[str, str]):
+        self.function, self.served, self.settings = function, served, settings
+
+
+def deployed_before(clients: dict[str, Any], stack_name: str) -> Before:
+    try:
+        function = physical_id(clients["cloudformation"], stack_name)
+    except ClientError:
+        return Before(None, None, {})  # the first deploy
+    served = versions.alias_version(clients["lambda"], function, ALIAS)
+    live = versions.settings(clients["lambda"], function, served) if served else {}
+    return Before(function, served, live)
+
+
+def check(
+    clients: dict[str, Any],
+    env: samconfig.Environment,
+    values: dict[str, str],
+    unknown: frozenset[str],
+) -> int:
+    function = physical_id(clients["cloudformation"], env.stack_name)
+    api_id = physical_id(clients["cloudformation"], env.stack_name, API)
+    live, found = deploy_check.check(clients, env.stack_name, function, api_id, values, unknown)
+    if found:
+        print(f"{env.stack_name}: the alias '{ALIAS}' does not run what was deployed:")
+        print("\n".join(f"  {line}" for line in found))
+        return 1
+    print(f"{env.stack_name}: '{ALIAS}' is version {live}, as deployed")
     return 0
+
+
+def protect_and_prune(clients: dict[str, Any], stack_name: str, before: Before) -> None:
+    policy = json.dumps(STACK_POLICY)
+    clients["cloudformation"].set_stack_policy(StackName=stack_name, StackPolicyBody=policy)
+    function = physical_id(clients["cloudformation"], stack_name)
+    live = versions.alias_version(clients["lambda"], function, ALIAS)
+    assert live is not None  # the check just read it
+    print(f"stack policy set; {prune_line(clients, function, live, before.served)}")
+
+
+def after_failure(clients: dict[str, Any], stack_name: str, before: Before) -> None:
+    """A failed deploy (a canary rolled back): when `live` is still on the version that served,
+    the failed version is pruned and never becomes the rollback target."""
+    if before.function is None or before.served is None:
+        return
+    live = versions.alias_version(clients["lambda"], before.function, ALIAS)
+    if live != before.served:
+        return  # not back where it was: leave every version for a person to look at
+    pruned = prune_line(clients, before.function, live, None)
+    print(f"the deploy failed; '{ALIAS}' is still version {live}: {pruned}")
+
+
+def prune_line(clients: dict[str, Any], function: str, live: str, served: str | None) -> str:
+    target, deleted = versions.keep(clients["lambda"], function, live, served)
+    line = f"rollback target (alias '{versions.FALLBACK}'): {target or 'none'}; "
+    line += f"old versions deleted: {', '.join(deleted) or 'none'}"
+    if target is not None and versions.inactive(clients["lambda"], function, target):
+        line += (
+            f"; version {target} is Inactive (SnapStart snapshot deleted after 14 days "
+            "without an invoke): invoke it once before rolling back to it"
+        )
+    return line
 
 
 def apply_portal(env: samconfig.Environment) -> str:
