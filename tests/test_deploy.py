@@ -4,6 +4,7 @@ that the alias `live` runs what was just deployed, against moto's CloudFormation
 from __future__ import annotations
 
 import copy
+import io
 import json
 import subprocess
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from moto.awslambda.models import LambdaStorage
 from samcli.cli.types import CfnParameterOverridesType
 
 from testing.fake_stripe import FakeStripe
-from tools import deploy, samconfig
+from tools import deploy, portal_config, samconfig
 
 STACK = "billing-portal-dev"  # samconfig.toml's [default]
 FUNCTION_TEMPLATE = {
@@ -355,7 +356,38 @@ def test_an_api_that_does_not_invoke_the_alias_fails(
     )
 
 
-def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_prunes(
+class Sam:
+    """The SAM CLI at the command level, which cannot reach AWS here: CloudFormation's part is
+    played on moto. A preview (--no-execute-changeset) leaves a change set as SAM names it."""
+
+    def __init__(self, stack: Deployed) -> None:
+        self.stack = stack
+        self.commands: list[list[str]] = []
+        self.deployed: dict[str, str] = {}
+
+    def __call__(self, command: list[str]) -> None:
+        self.commands.append(command)
+        if command[3] != "deploy":
+            return
+        [file] = [a.removeprefix("file://") for a in command if a.startswith("file://")]
+        given = yaml.safe_load(Path(file).read_text())
+        if "--no-execute-changeset" in command:
+            self.stack.cloudformation.create_change_set(
+                StackName=STACK,
+                ChangeSetName=f"samcli-deploy{len(self.commands)}",
+                TemplateBody=self.stack.template,
+                Parameters=self.stack.parameters(given),
+            )
+            return
+        self.deployed = given
+        self.stack.update(given, publish=True)
+
+
+def stripe_writes(fake_stripe: FakeStripe) -> list[str]:
+    return [r.path for r in fake_stripe.requests if r.method != "GET"]
+
+
+def test_the_deploy_command_shows_asks_then_deploys_every_parameter_checks_and_prunes(
     aws: None,
     fake_stripe: FakeStripe,
     monkeypatch: pytest.MonkeyPatch,
@@ -363,34 +395,34 @@ def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_pru
 ) -> None:
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")  # the environment's test-mode key
     monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     stack = Deployed(values())
     for _ in range(3):  # earlier deploys
         stack.update(values(), publish=True)
-    commands: list[list[str]] = []
-    deployed: dict[str, str] = {}
-
-    def sam(command: list[str]) -> None:
-        """The SAM CLI, which cannot reach AWS here: CloudFormation's part is played on moto."""
-        commands.append(command)
-        if command[3] == "deploy":
-            [file] = [a.removeprefix("file://") for a in command if a.startswith("file://")]
-            deployed.update(yaml.safe_load(Path(file).read_text()))
-            stack.update(deployed, publish=True)
-
+    sam = Sam(stack)
     monkeypatch.setattr(deploy, "run", sam)
     assert deploy.main(["BillingRoleClaim=roles", "BillingRoles=billing-admin"]) == 0
-    assert [c[3:6] for c in commands] == [
+    assert [c[3:6] for c in sam.commands] == [
         ["build", "--config-env", "default"],
-        ["deploy", "--config-env", "default"],
+        ["deploy", "--config-env", "default"],  # the change set, shown
+        ["deploy", "--config-env", "default"],  # after the yes
     ]
-    # portal.yaml went to the environment's Stripe account first, and its id to the function.
+    assert "--no-execute-changeset" in sam.commands[1]
+    assert "--no-confirm-changeset" in sam.commands[2]
+    # portal.yaml went to the environment's Stripe account after the yes, its id to the function.
     [config_id] = set(fake_stripe.configurations) - {fake_stripe.default_configuration}
     assert fake_stripe.configurations[config_id]["metadata"]["stack"] == STACK
-    assert deployed["PortalConfigurationId"] == config_id
-    assert capsys.readouterr().out.splitlines() == [
-        f"portal.yaml: {config_id} (updated)",
+    assert sam.deployed["PortalConfigurationId"] == config_id
+    question, answered = capsys.readouterr().out.split("? [y/N] ")
+    assert question.startswith(
+        "Deploy this change set to billing-portal-dev with a NEW Stripe portal configuration "
+        "for portal.yaml's content ("
+    )
+    assert answered.splitlines() == [
+        f"portal.yaml: {config_id} (created)",
         "billing-portal-dev: 'live' is version 5, as deployed",
         "stack policy set; rollback target (alias 'fallback'): 4; old versions deleted: 1, 2, 3",
+        "portal configurations deactivated: none",
     ]
     policy = json.loads(stack.cloudformation.get_stack_policy(StackName=STACK)["StackPolicyBody"])
     assert {
@@ -401,6 +433,102 @@ def test_the_deploy_command_deploys_every_parameter_then_checks_protects_and_pru
     } in policy["Statement"]
     versions = stack.lambda_.list_versions_by_function(FunctionName=stack.name)["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "4", "5"]
+
+
+def test_a_declined_change_set_deploys_nothing_and_writes_nothing_at_stripe(
+    aws: None,
+    fake_stripe: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    stack = Deployed(values())
+    sam = Sam(stack)
+    monkeypatch.setattr(deploy, "run", sam)
+    assert deploy.main([]) == 1
+    assert capsys.readouterr().out.split("? [y/N] ")[1] == (
+        "declined: change set deleted; nothing deployed, nothing created at Stripe\n"
+    )
+    assert stripe_writes(fake_stripe) == []
+    assert set(fake_stripe.configurations) == {fake_stripe.default_configuration}
+    assert stack.cloudformation.list_change_sets(StackName=STACK)["Summaries"] == []
+    assert [c[3] for c in sam.commands] == ["build", "deploy"]  # the preview only
+
+
+def test_a_failed_build_changes_nothing_at_stripe(
+    aws: None, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    Deployed(values())
+
+    def sam(command: list[str]) -> None:
+        raise subprocess.CalledProcessError(1, command)  # `sam build` fails
+
+    monkeypatch.setattr(deploy, "run", sam)
+    assert deploy.main(["--yes"]) == 1
+    assert stripe_writes(fake_stripe) == []
+
+
+def test_apply_deploy_rollback_each_version_keeps_its_own_portal(
+    aws: None,
+    fake_stripe: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    portal = tmp_path / "portal.yaml"
+    monkeypatch.setattr(portal_config, "PORTAL_YAML", portal)
+    shipped = (Path(__file__).parent.parent / "portal.yaml").read_text()
+    stack = Deployed(values())
+    monkeypatch.setattr(deploy, "run", Sam(stack))
+
+    def release(headline: str) -> tuple[str, str]:
+        """portal.yaml with this headline, deployed with --yes: (live version, its portal)."""
+        portal.write_text(
+            shipped.replace(
+                "headline: Manage your subscription, payment method and invoices.",
+                f"headline: {headline}",
+            )
+        )
+        assert deploy.main(["--yes"]) == 0
+        live = stack.lambda_.get_function_configuration(FunctionName=stack.name, Qualifier="live")
+        return live["Version"], live["Environment"]["Variables"]["PORTAL_CONFIGURATION_ID"]
+
+    first = release("Billing, release one.")
+    second = release("Billing, release two.")
+    # The rollback: the alias back on the rollback target, as an operator or CodeDeploy does.
+    target = stack.lambda_.get_alias(FunctionName=stack.name, Name="fallback")["FunctionVersion"]
+    stack.lambda_.update_alias(FunctionName=stack.name, Name="live", FunctionVersion=target)
+    rolled_back = stack.lambda_.get_function_configuration(
+        FunctionName=stack.name, Qualifier="live"
+    )["Environment"]["Variables"]["PORTAL_CONFIGURATION_ID"]
+    sequence = [
+        f"apply+deploy 1: version {first[0]}, {first[1]}",
+        f"apply+deploy 2: version {second[0]}, {second[1]}",
+        f"rollback: live on version {target}, {rolled_back}",
+    ]
+    with capsys.disabled():
+        print("\n".join(sequence))  # for the report
+    assert first[1] != second[1] and target == first[0] and rolled_back == first[1]
+    # Both stay active while a kept version uses them; the portal of the rollback is as it was.
+    configurations = fake_stripe.configurations
+    assert configurations[first[1]]["active"] and configurations[second[1]]["active"]
+    assert configurations[first[1]]["business_profile"]["headline"] == "Billing, release one."
+    # A third release: the first configuration is no longer any kept version's, so it goes.
+    stack.lambda_.update_alias(FunctionName=stack.name, Name="live", FunctionVersion=second[0])
+    third = release("Billing, release three.")
+    assert not configurations[first[1]]["active"]
+    assert configurations[second[1]]["active"] and configurations[third[1]]["active"]
+    assert configurations[fake_stripe.default_configuration]["active"]
+    out = capsys.readouterr().out
+    assert f"portal configurations deactivated: {first[1]}" in out
+    with capsys.disabled():
+        print(f"apply+deploy 3: version {third[0]}, {third[1]}; {out.splitlines()[-1]}")
 
 
 def test_after_a_rolled_back_canary_the_failed_version_is_never_the_rollback_target(
@@ -423,9 +551,11 @@ def test_after_a_rolled_back_canary_the_failed_version_is_never_the_rollback_tar
 
     monkeypatch.setattr(deploy, "run", sam)
     # Each deploy changes the memory size, so each publishes a version.
-    assert deploy.main(["--no-portal", "MemorySize=1088"]) == 0  # 3 serves, 2 is the target
-    assert deploy.main(["--no-portal", "MemorySize=1152"]) == 1  # 4 failed its canary
-    assert deploy.main(["--no-portal", "MemorySize=1216"]) == 0  # 5 serves
+    assert (
+        deploy.main(["--yes", "--no-portal", "MemorySize=1088"]) == 0
+    )  # 3 serves, 2 is the target
+    assert deploy.main(["--yes", "--no-portal", "MemorySize=1152"]) == 1  # 4 failed its canary
+    assert deploy.main(["--yes", "--no-portal", "MemorySize=1216"]) == 0  # 5 serves
     out = capsys.readouterr().out.splitlines()
     print("\n".join(out))  # for the report
     assert out == [

@@ -148,7 +148,7 @@ def test_plan_then_apply_creates_it_and_a_second_apply_changes_nothing(
 ) -> None:
     status, planned, _ = run(capsys, "plan", str(SHIPPED), "--env", "default")
     assert status == 0
-    assert "no configuration has this stack's metadata yet: apply creates one with" in planned
+    assert "no configuration of this deployment yet: apply creates one with" in planned
     assert "  + features.subscription_cancel.mode: 'at_period_end'" in planned
 
     first = run(capsys, "apply", str(SHIPPED), "--env", "default")
@@ -156,15 +156,24 @@ def test_plan_then_apply_creates_it_and_a_second_apply_changes_nothing(
     second = run(capsys, "apply", str(SHIPPED), "--env", "default")
 
     where = "billing-portal-dev's Stripe account (test mode)"
-    assert first == (0, [f"applied {SHIPPED} to {where}: {config['id']}"], [])
-    assert second == (0, [f"no changes: {where} already matches {SHIPPED}: {config['id']}"], [])
-    assert config["metadata"] == {"managed_by": "billing-portal", "stack": "billing-portal-dev"}
+    assert first == (0, [f"applied {SHIPPED} to {where}: created {config['id']}"], [])
+    assert second == (
+        0,
+        [f"no changes: {where} already has {SHIPPED}'s content: {config['id']}"],
+        [],
+    )
+    digest = portal_config.content_hash(portal_config.load(SHIPPED))
+    assert config["metadata"] == {
+        "managed_by": "billing-portal",
+        "stack": "billing-portal-dev",
+        "content_sha256": digest,
+    }
     assert config["features"]["subscription_pause"]["enabled"] is True
     # Two applies: one create, and nothing written the second time.
     assert len(stripe_env.calls("POST", CONFIGURATIONS)) == 1
 
 
-def test_a_dashboard_edit_shows_in_plan_field_by_field_and_apply_puts_the_file_back(
+def test_a_dashboard_edit_is_never_reused_and_apply_makes_the_files_content_anew(
     stripe_env: FakeStripe, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config_id, _ = portal_config.apply(
@@ -175,17 +184,46 @@ def test_a_dashboard_edit_shows_in_plan_field_by_field_and_apply_puts_the_file_b
     features["subscription_pause"]["enabled"] = False
 
     _, planned, _ = run(capsys, "plan", str(SHIPPED), "--env", "default")
-    applied = portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url)
+    new_id, created = portal_config.apply(
+        SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
 
     assert planned[1:] == [
-        f"{config_id}: 2 field(s) differ (Stripe -> file)",
+        f"{config_id} was made for this content but edited since: not reused",
+        f"no configuration has this content ({planned[2].split('(')[1][:12]}): apply creates "
+        f"one, differing from {config_id} (the newest) in 2 field(s)",
         "  ~ features.subscription_cancel.mode: 'immediately' -> 'at_period_end'",
         "  ~ features.subscription_pause.enabled: False -> True",
     ]
-    assert applied == (config_id, True)  # updated in place: the deployed id stays valid
-    assert features is not stripe_env.configurations[config_id]["features"]
-    assert stripe_env.configurations[config_id]["features"]["subscription_pause"]["enabled"]
-    assert len(managed(stripe_env)) == 1
+    # Never updated in place: the version deployed with the edited one keeps what it had.
+    assert created and new_id != config_id
+    assert stripe_env.configurations[config_id]["features"] is features
+    assert stripe_env.configurations[new_id]["features"]["subscription_pause"]["enabled"]
+
+
+def test_a_changed_file_is_a_new_configuration_and_the_old_one_stays_until_pruned(
+    stripe_env: FakeStripe, tmp_path: Path
+) -> None:
+    changed = tmp_path / "portal.yaml"
+    changed.write_text(SHIPPED.read_text().replace("mode: at_period_end", "mode: immediately", 1))
+    first, _ = portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url)
+    second, created = portal_config.apply(
+        changed, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
+    assert created and second != first
+    assert stripe_env.configurations[first]["active"]
+    deactivated = portal_config.deactivate_unused(
+        DEV, {second}, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
+    assert deactivated == [first]
+    assert not stripe_env.configurations[first]["active"]
+    assert stripe_env.configurations[stripe_env.default_configuration]["active"]
+    # Back to the first content: found again by its hash, reactivated, not created anew.
+    assert portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url) == (
+        first,
+        False,
+    )
+    assert stripe_env.configurations[first]["active"]
 
 
 def test_each_stack_has_its_own_configuration_in_a_shared_account(stripe_env: FakeStripe) -> None:

@@ -142,10 +142,16 @@ def check_environment_room(
 
 
 def sam_deploy_command(
-    env: samconfig.Environment, values: dict[str, str], folder: Path, *, confirm: bool = True
+    env: samconfig.Environment,
+    values: dict[str, str],
+    folder: Path,
+    *,
+    confirm: bool = True,
+    preview: bool = False,
 ) -> list[str]:
     """`sam deploy` with the values in a YAML file: on its command line SAM refuses an empty
-    value (`ErrorRedirectUrl=`), which is how a parameter is switched off."""
+    value (`ErrorRedirectUrl=`), which is how a parameter is switched off. `preview`: only
+    create the change set and show it (tools.deploy asks, then deploys)."""
     overrides = folder / "parameters.yaml"
     overrides.write_text(yaml.safe_dump(values))
     return [
@@ -154,7 +160,8 @@ def sam_deploy_command(
         # A commit that changes nothing the stack holds (docs only) is a passing deploy, not a
         # failure that turns the pipeline red; the check below still judges what runs.
         "--no-fail-on-empty-changeset",
-        *([] if confirm else ["--no-confirm-changeset"]),
+        *(["--no-execute-changeset"] if preview else []),
+        *([] if confirm and not preview else ["--no-confirm-changeset"]),
     ]
 
 
@@ -251,19 +258,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name not in overrides:
                 values[name] = value
                 print(switch_line(name, value), flush=True)
-        if portal:
-            values["PortalConfigurationId"] = apply_portal(env)
+        # Stripe is only read until the change set is approved: a failed build or a "no"
+        # changes nothing there.
+        stripe_portal = PortalStep(env) if portal else None
         if not args.no_build:
             run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
+        if not args.yes and not approved(clients, env, values, stripe_portal, before):
+            return 1
+        if stripe_portal is not None:
+            values["PortalConfigurationId"] = stripe_portal.apply()
         try:
             with tempfile.TemporaryDirectory() as folder:
-                run(sam_deploy_command(env, values, Path(folder), confirm=not args.yes))
+                run(sam_deploy_command(env, values, Path(folder), confirm=False))
         except subprocess.CalledProcessError:
             after_failure(clients, env.stack_name, before)
             raise
         code = check(clients, env, values, frozenset())
         if code == 0:
-            protect_and_prune(clients, env.stack_name, before)
+            protect_and_prune(clients, env.stack_name, before, stripe_portal)
         return code
     except (samconfig.ConfigError, DeployError, portal_config.PortalConfigError) as exc:
         print(f"tools.deploy: {exc}", file=sys.stderr)
@@ -321,13 +333,28 @@ def check(
     return 0
 
 
-def protect_and_prune(clients: dict[str, Any], stack_name: str, before: Before) -> None:
+def protect_and_prune(
+    clients: dict[str, Any], stack_name: str, before: Before, stripe_portal: PortalStep | None
+) -> None:
     policy = json.dumps(STACK_POLICY)
     clients["cloudformation"].set_stack_policy(StackName=stack_name, StackPolicyBody=policy)
     function = physical_id(clients["cloudformation"], stack_name)
     live = versions.alias_version(clients["lambda"], function, ALIAS)
     assert live is not None  # the check just read it
     print(f"stack policy set; {prune_line(clients, function, live, before.served)}")
+    if stripe_portal is not None:
+        # Only the configurations a kept version (live, fallback) serves with stay active.
+        kept = [
+            v
+            for v in (live, versions.alias_version(clients["lambda"], function, versions.FALLBACK))
+            if v
+        ]
+        used = {
+            versions.settings(clients["lambda"], function, v).get("PORTAL_CONFIGURATION_ID", "")
+            for v in kept
+        }
+        deactivated = stripe_portal.deactivate_unused(used - {""})
+        print(f"portal configurations deactivated: {', '.join(deactivated) or 'none'}")
 
 
 def after_failure(clients: dict[str, Any], stack_name: str, before: Before) -> None:
@@ -354,14 +381,71 @@ def prune_line(clients: dict[str, Any], function: str, live: str, served: str | 
     return line
 
 
-def apply_portal(env: samconfig.Environment) -> str:
-    """portal.yaml applied to the environment's Stripe account; the configuration's id."""
-    api_key, api_base = portal_config.stripe_key(env)
-    config_id, changed = portal_config.apply(
-        portal_config.PORTAL_YAML, env, api_key=api_key, api_base=api_base
-    )
-    print(f"portal.yaml: {config_id} ({'updated' if changed else 'unchanged'})", flush=True)
-    return config_id
+class PortalStep:
+    """portal.yaml in the environment's Stripe account: which configuration holds its content
+    (read now), created only when apply() is called, after the change set is approved."""
+
+    def __init__(self, env: samconfig.Environment) -> None:
+        self.env = env
+        self.api_key, self.api_base = portal_config.stripe_key(env)
+        self.plan = portal_config.plan(
+            portal_config.PORTAL_YAML, env, api_key=self.api_key, api_base=self.api_base
+        )
+
+    def promise(self) -> str:
+        if self.plan.id is not None:
+            return f"portal configuration {self.plan.id} (portal.yaml's content, exists)"
+        return (
+            "a NEW Stripe portal configuration for portal.yaml's content "
+            f"({self.plan.digest[:12]}) in {self.env.stack_name}'s Stripe account"
+        )
+
+    def apply(self) -> str:
+        config_id, created = portal_config.apply(
+            portal_config.PORTAL_YAML, self.env, api_key=self.api_key, api_base=self.api_base
+        )
+        print(f"portal.yaml: {config_id} ({'created' if created else 'exists'})", flush=True)
+        return config_id
+
+    def deactivate_unused(self, keep: set[str]) -> list[str]:
+        return portal_config.deactivate_unused(
+            self.env, keep, api_key=self.api_key, api_base=self.api_base
+        )
+
+
+def approved(
+    clients: dict[str, Any],
+    env: samconfig.Environment,
+    values: dict[str, str],
+    stripe_portal: PortalStep | None,
+    before: Before,
+) -> bool:
+    """The change set shown (`sam deploy --no-execute-changeset`), then our own question, which
+    names the portal configuration that a yes creates. No: the change set is deleted."""
+    shown = dict(values)
+    if stripe_portal is not None:
+        # The configuration for this content if it exists, else the one live now: nothing is
+        # created at Stripe to show a change set.
+        current = before.settings.get("PORTAL_CONFIGURATION_ID", "")
+        shown["PortalConfigurationId"] = stripe_portal.plan.id or current
+    with tempfile.TemporaryDirectory() as folder:
+        run(sam_deploy_command(env, shown, Path(folder), preview=True))
+    what = f" with {stripe_portal.promise()}" if stripe_portal is not None else ""
+    try:
+        answer = input(f"Deploy this change set to {env.stack_name}{what}? [y/N] ")
+    except EOFError:  # no terminal (a pipeline without --yes): no
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    cloudformation = clients["cloudformation"]
+    listed = cloudformation.list_change_sets(StackName=env.stack_name).get("Summaries", [])
+    for change_set in listed:
+        # Ours: SAM names them samcli-deploy<timestamp>; only one not yet executed.
+        name = change_set["ChangeSetName"]
+        if name.startswith("samcli-deploy") and change_set.get("ExecutionStatus") == "AVAILABLE":
+            cloudformation.delete_change_set(StackName=env.stack_name, ChangeSetName=name)
+    print("declined: change set deleted; nothing deployed, nothing created at Stripe")
+    return False
 
 
 def run(command: list[str]) -> None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -176,18 +178,38 @@ def deployment_problems(config: ConfigurationCreate, parameters: dict[str, str])
             "features.subscription_cancel.enabled: must be true to offer "
             f"RetentionCouponId={coupon}"
         )
-    if config.metadata and {"managed_by", "stack"} & set(config.metadata):
-        problems.append("metadata: managed_by and stack are set by this tool, not the file")
+    if config.metadata and {"managed_by", "stack", "content_sha256"} & set(config.metadata):
+        problems.append(
+            "metadata: managed_by, stack and content_sha256 are set by this tool, not the file"
+        )
     return problems
 
 
 # --- plan and apply ---------------------------------------------------------------------------
+#
+# One configuration per distinct content, never updated in place: each function version carries
+# the id of the configuration it was deployed with (PORTAL_CONFIGURATION_ID), so moving the alias
+# back to an older version brings back the portal it served with. An update in place would change
+# the portal of every version at once, the rollback target's included.
+
+CONTENT = "content_sha256"
+
+
+def content_hash(config: ConfigurationCreate) -> str:
+    """The file's content, as Stripe is asked to create it (field order and YAML layout aside)."""
+    params = config.model_dump(exclude_none=True, exclude={"expand"})
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def desired(config: ConfigurationCreate, env: samconfig.Environment) -> dict[str, Any]:
-    """Stripe's create (and update) parameters for this environment's configuration."""
+    """Stripe's create parameters for this environment's configuration of this content."""
     params = config.model_dump(exclude_none=True, exclude={"expand"})
-    params["metadata"] = {**params.get("metadata", {}), **_marker(env)}
+    params["metadata"] = {
+        **params.get("metadata", {}),
+        **_marker(env),
+        CONTENT: content_hash(config),
+    }
     return params
 
 
@@ -195,22 +217,23 @@ def _marker(env: samconfig.Environment) -> dict[str, str]:
     return {"managed_by": MANAGED_BY, "stack": env.stack_name}
 
 
-def find(
-    client: stripe.StripeClient, env: samconfig.Environment
-) -> stripe.billing_portal.Configuration | None:
-    """The configuration this tool manages for the environment's stack (active or not)."""
+def ours(client: stripe.StripeClient, env: samconfig.Environment) -> list[dict[str, Any]]:
+    """Every configuration this tool made for the environment's deployment (active or not),
+    newest first; never Stripe's default, never another deployment's."""
     marker = _marker(env)
     listed = client.v1.billing_portal.configurations.list({"limit": 100})
+    found = []
     for config in listed.auto_paging_iter():
-        metadata = config.metadata.to_dict() if config.metadata else {}
-        if all(metadata.get(key) == value for key, value in marker.items()):
-            return config
-    return None
+        data = config.to_dict()
+        metadata = data.get("metadata") or {}
+        if not data.get("is_default") and all(metadata.get(k) == v for k, v in marker.items()):
+            found.append(data)
+    return sorted(found, key=lambda c: c.get("created", 0), reverse=True)
 
 
 def differences(want: Any, have: Any, where: str = "") -> list[tuple[str, Any, Any]]:
     """(field, Stripe's value, the file's value) for every field the file sets that differs.
-    Fields the file leaves out are Stripe's (defaults, or the Dashboard's): not compared."""
+    Fields the file leaves out are Stripe's (defaults): not compared."""
     if isinstance(want, dict) and (have is None or isinstance(have, dict)):
         found = []
         for key, value in want.items():
@@ -236,32 +259,46 @@ def _same(want: Any, have: Any) -> bool:
 
 
 class Plan:
-    """What apply would do: create, update (with these differences) or nothing."""
+    """What apply would do: nothing (a configuration of this content exists), or create one."""
 
-    def __init__(self, current: dict[str, Any] | None, params: dict[str, Any]) -> None:
-        self.current = current
+    def __init__(self, existing: list[dict[str, Any]], params: dict[str, Any]) -> None:
         self.params = params
-        self.changes = [] if current is None else differences(params, current)
-        if current is not None and not current.get("active", True):
-            self.changes.append(("active", False, True))
+        digest = params["metadata"][CONTENT]
+        same = [c for c in existing if (c.get("metadata") or {}).get(CONTENT) == digest]
+        # One edited in the Dashboard after it was made no longer holds this content.
+        self.current = next((c for c in same if not differences(params, c)), None)
+        self.edited = next((c for c in same if differences(params, c)), None)
+        self.newest = existing[0] if existing else None
 
     @property
     def id(self) -> str | None:
         return None if self.current is None else str(self.current["id"])
 
+    @property
+    def digest(self) -> str:
+        return str(self.params["metadata"][CONTENT])
+
     def lines(self) -> list[str]:
-        if self.current is None:
-            fields = differences(self.params, {})
-            return [
-                "no configuration has this stack's metadata yet: apply creates one with",
-                *(f"  + {field}: {value!r}" for field, _, value in fields),
-            ]
-        if not self.changes:
-            return [f"{self.id}: no changes, it matches the file"]
-        return [
-            f"{self.id}: {len(self.changes)} field(s) differ (Stripe -> file)",
-            *(f"  ~ {field}: {old!r} -> {new!r}" for field, old, new in self.changes),
-        ]
+        if self.current is not None:
+            state = "" if self.current.get("active", True) else " (inactive: apply reactivates it)"
+            return [f"{self.id}: has this content ({self.digest[:12]}){state}"]
+        lines = []
+        if self.edited is not None:
+            lines.append(
+                f"{self.edited['id']} was made for this content but edited since: not reused"
+            )
+        base = self.newest
+        if base is None:
+            lines.append("no configuration of this deployment yet: apply creates one with")
+            lines += [f"  + {f}: {v!r}" for f, _, v in differences(self.params, {})]
+        else:
+            changes = differences({k: v for k, v in self.params.items() if k != "metadata"}, base)
+            lines.append(
+                f"no configuration has this content ({self.digest[:12]}): apply creates one, "
+                f"differing from {base['id']} (the newest) in {len(changes)} field(s)"
+            )
+            lines += [f"  ~ {f}: {old!r} -> {new!r}" for f, old, new in changes]
+        return lines
 
 
 def plan(
@@ -269,18 +306,19 @@ def plan(
 ) -> Plan:
     params = desired(load(path, env), env)
     client = _client(api_key, api_base)
-    current = _stripe_call(lambda: find(client, env))
-    return Plan(current.to_dict() if current is not None else None, params)
+    return Plan(_stripe_call(lambda: ours(client, env)), params)
 
 
 def apply(
     path: Path, env: samconfig.Environment, *, api_key: str, api_base: str | None = None
 ) -> tuple[str, bool]:
-    """Make ENV's configuration match the file: (its bpc_ id, whether anything changed).
+    """The configuration of this file's content for ENV: (its bpc_ id, whether it was created).
+    Found again by its content hash; created when there is none; never updated in place (an
+    inactive one is reactivated, its content untouched).
 
-    tools/deploy.py calls this before `sam deploy` and passes the id as the template's
-    PortalConfigurationId parameter, which the function reads as PORTAL_CONFIGURATION_ID: nobody
-    copies the id by hand. PortalConfigError (one line per problem) when the file or Stripe
+    tools/deploy.py calls this after the build and after the change set is approved, and passes
+    the id as the template's PortalConfigurationId parameter (the function's
+    PORTAL_CONFIGURATION_ID). PortalConfigError (one line per problem) when the file or Stripe
     refuses.
     """
     todo = plan(path, env, api_key=api_key, api_base=api_base)
@@ -288,12 +326,33 @@ def apply(
     if todo.id is None:
         created = _stripe_call(lambda: configurations.create(todo.params))  # type: ignore[arg-type]
         return str(created.id), True
-    if not todo.changes:
-        return todo.id, False
-    changes: dict[str, Any] = {**todo.params, "active": True}
-    config_id = todo.id
-    _stripe_call(lambda: configurations.update(config_id, changes))  # type: ignore[arg-type]
-    return config_id, True
+    if todo.current is not None and not todo.current.get("active", True):
+        config_id = todo.id
+        _stripe_call(lambda: configurations.update(config_id, {"active": True}))
+    return todo.id, False
+
+
+def deactivate_unused(
+    env: samconfig.Environment,
+    keep: set[str],
+    *,
+    api_key: str,
+    api_base: str | None = None,
+) -> list[str]:
+    """Deactivate this deployment's configurations that no kept version uses (the ids in
+    `keep`); never Stripe's default, never another deployment's. The ids deactivated."""
+    client = _client(api_key, api_base)
+    done = []
+    for config in _stripe_call(lambda: ours(client, env)):
+        if config.get("active") and config["id"] not in keep:
+            config_id = str(config["id"])
+            _stripe_call(
+                lambda c=config_id: client.v1.billing_portal.configurations.update(
+                    c, {"active": False}
+                )
+            )
+            done.append(config_id)
+    return done
 
 
 def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
@@ -382,11 +441,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.file} against {where}:")
             print("\n".join(plan(args.file, env, api_key=api_key, api_base=api_base).lines()))
             return 0
-        config_id, changed = apply(args.file, env, api_key=api_key, api_base=api_base)
-        if changed:
-            print(f"applied {args.file} to {where}: {config_id}")
+        config_id, created = apply(args.file, env, api_key=api_key, api_base=api_base)
+        if created:
+            print(f"applied {args.file} to {where}: created {config_id}")
         else:
-            print(f"no changes: {where} already matches {args.file}: {config_id}")
+            print(f"no changes: {where} already has {args.file}'s content: {config_id}")
         return 0
     except (PortalConfigError, samconfig.ConfigError) as exc:
         for line in str(exc).splitlines():
