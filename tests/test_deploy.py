@@ -602,3 +602,63 @@ def test_aws_refusing_is_one_plain_line(aws: None, capsys: pytest.CaptureFixture
     assert deploy.main(["--check-only"]) == 2  # no such stack
     err = capsys.readouterr().err
     assert err.startswith("tools.deploy: AWS said: ") and "Traceback" not in err
+
+
+# --- The table-restore runbook ----------------------------------------------------------------
+
+
+def stack_policy(stack: Deployed) -> dict[str, Any]:
+    body = stack.cloudformation.get_stack_policy(StackName=STACK)["StackPolicyBody"]
+    policy: dict[str, Any] = json.loads(body)
+    return policy
+
+
+@pytest.mark.parametrize("outcome", ["deployed", "failed"])
+def test_allow_table_replacement_lifts_the_policy_for_that_update_only(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outcome: str
+) -> None:
+    """The runbook's deploy (ExistingCustomersTable=<restored>) removes CustomersTable from the
+    stack, which the normal policy's Deny on Update:Delete refuses."""
+    stack = Deployed(values())
+    stack.cloudformation.set_stack_policy(
+        StackName=STACK, StackPolicyBody=json.dumps(deploy.STACK_POLICY)
+    )
+    during: list[dict[str, Any]] = []
+    sam = Sam(stack)
+
+    def run(command: list[str]) -> None:
+        if command[3] == "deploy":
+            during.append(stack_policy(stack))  # what CloudFormation applies to this update
+            if outcome == "failed":
+                raise subprocess.CalledProcessError(1, command)
+        sam(command)
+
+    monkeypatch.setattr(deploy, "run", run)
+    restored = ["ExistingCustomersTable=billing-portal-dev-restored"]
+    code = deploy.main(["--yes", "--no-portal", "--allow-table-replacement", *restored])
+    assert code == (0 if outcome == "deployed" else 1)
+    [policy] = during
+    assert not [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert stack_policy(stack) == deploy.STACK_POLICY  # put back, whatever happened
+    out = capsys.readouterr().out
+    assert "stack policy: the customers table is protected again" in out
+
+
+def test_without_the_flag_the_policy_stays_on_during_the_update(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = Deployed(values())
+    stack.cloudformation.set_stack_policy(
+        StackName=STACK, StackPolicyBody=json.dumps(deploy.STACK_POLICY)
+    )
+    during: list[dict[str, Any]] = []
+    sam = Sam(stack)
+
+    def run(command: list[str]) -> None:
+        if command[3] == "deploy":
+            during.append(stack_policy(stack))
+        sam(command)
+
+    monkeypatch.setattr(deploy, "run", run)
+    assert deploy.main(["--yes", "--no-portal"]) == 0
+    assert during == [deploy.STACK_POLICY]

@@ -57,6 +57,11 @@ STACK_POLICY = {
         },
     ]
 }
+# For the one update the table-restore runbook needs (the stack lets go of its table, or
+# replaces it): set before that deploy by --allow-table-replacement, STACK_POLICY put back after.
+ALLOW_TABLE_REPLACEMENT = {
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}]
+}
 
 
 class DeployError(Exception):
@@ -225,6 +230,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="no change-set prompt (a pipeline whose approval came before)",
     )
+    parser.add_argument(
+        "--allow-table-replacement",
+        action="store_true",
+        help="for this one update, let CloudFormation replace or remove the customers table "
+        "(the table-restore runbook, docs/deploy.md); the protecting stack policy is put back "
+        "after it, even when it fails",
+    )
     parser.add_argument("overrides", nargs="*", metavar="Key=Value", help="parameter overrides")
     return parser.parse_args(argv)
 
@@ -268,11 +280,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stripe_portal is not None:
             values["PortalConfigurationId"] = stripe_portal.apply()
         try:
+            if args.allow_table_replacement:
+                allow_table_replacement(clients, env.stack_name, before)
             with tempfile.TemporaryDirectory() as folder:
                 run(sam_deploy_command(env, values, Path(folder), confirm=False))
         except subprocess.CalledProcessError:
             after_failure(clients, env.stack_name, before)
             raise
+        finally:
+            if args.allow_table_replacement and before.function is not None:
+                # Back to the protection whatever happened: a later deploy must not replace
+                # the table by accident.
+                policy = json.dumps(STACK_POLICY)
+                clients["cloudformation"].set_stack_policy(
+                    StackName=env.stack_name, StackPolicyBody=policy
+                )
+                print("stack policy: the customers table is protected again", flush=True)
         code = check(clients, env, values, frozenset())
         if code == 0:
             protect_and_prune(clients, env.stack_name, before, stripe_portal)
@@ -314,6 +337,18 @@ def deployed_before(clients: dict[str, Any], stack_name: str) -> Before:
     served = versions.alias_version(clients["lambda"], function, ALIAS)
     live = versions.settings(clients["lambda"], function, served) if served else {}
     return Before(function, served, live)
+
+
+def allow_table_replacement(clients: dict[str, Any], stack_name: str, before: Before) -> None:
+    if before.function is None:
+        raise DeployError("--allow-table-replacement: the stack does not exist yet")
+    policy = json.dumps(ALLOW_TABLE_REPLACEMENT)
+    clients["cloudformation"].set_stack_policy(StackName=stack_name, StackPolicyBody=policy)
+    print(
+        "stack policy: this update may replace or remove the customers table "
+        "(--allow-table-replacement)",
+        flush=True,
+    )
 
 
 def check(
