@@ -383,6 +383,33 @@ class Sam:
         self.stack.update(given, publish=True)
 
 
+def stripe_account(fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dev's test-mode key where its function reads it (moto's SSM); Stripe is the stand-in."""
+    ssm = boto3.session.Session(profile_name="billing-portal-dev").client("ssm")
+    name = samconfig.load("default").stripe_key_location
+    ssm.put_parameter(Name=name, Value="sk_test_fake", Type="SecureString")
+    monkeypatch.setattr(portal_config, "API_BASE", fake_stripe.url)
+
+
+def test_a_stripe_key_left_in_the_shell_is_refused_before_anything_happens(
+    aws: None,
+    fake_stripe: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stripe_account(fake_stripe, monkeypatch)
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_from_local_work")
+    Deployed(values())
+    commands: list[list[str]] = []
+    monkeypatch.setattr(deploy, "run", commands.append)
+    assert deploy.main(["--yes"]) == 2
+    assert capsys.readouterr().err == (
+        "tools.deploy: STRIPE_API_KEY set in the shell: default uses the key its function reads "
+        f"({samconfig.load('default').stripe_key_location}); unset it\n"
+    )
+    assert commands == [] and fake_stripe.requests == []
+
+
 def stripe_writes(fake_stripe: FakeStripe) -> list[str]:
     return [r.path for r in fake_stripe.requests if r.method != "GET"]
 
@@ -393,8 +420,7 @@ def test_the_deploy_command_shows_asks_then_deploys_every_parameter_checks_and_p
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")  # the environment's test-mode key
-    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    stripe_account(fake_stripe, monkeypatch)
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     stack = Deployed(values())
     for _ in range(3):  # earlier deploys
@@ -441,8 +467,7 @@ def test_a_declined_change_set_deploys_nothing_and_writes_nothing_at_stripe(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")
-    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    stripe_account(fake_stripe, monkeypatch)
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     stack = Deployed(values())
     sam = Sam(stack)
@@ -460,8 +485,7 @@ def test_a_declined_change_set_deploys_nothing_and_writes_nothing_at_stripe(
 def test_a_failed_build_changes_nothing_at_stripe(
     aws: None, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")
-    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    stripe_account(fake_stripe, monkeypatch)
     Deployed(values())
 
     def sam(command: list[str]) -> None:
@@ -479,8 +503,7 @@ def test_apply_deploy_rollback_each_version_keeps_its_own_portal(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")
-    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    stripe_account(fake_stripe, monkeypatch)
     portal = tmp_path / "portal.yaml"
     monkeypatch.setattr(portal_config, "PORTAL_YAML", portal)
     shipped = (Path(__file__).parent.parent / "portal.yaml").read_text()

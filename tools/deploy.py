@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(switch_line(name, value), flush=True)
         # Stripe is only read until the change set is approved: a failed build or a "no"
         # changes nothing there.
-        stripe_portal = PortalStep(env) if portal else None
+        stripe_portal = PortalStep(env, values["EnvironmentType"]) if portal else None
         if not args.no_build:
             run([sys.executable, "-m", "samcli", "build", "--config-env", env.name])
         if not args.yes and not approved(clients, env, values, stripe_portal, before):
@@ -420,9 +420,9 @@ class PortalStep:
     """portal.yaml in the environment's Stripe account: which configuration holds its content
     (read now), created only when apply() is called, after the change set is approved."""
 
-    def __init__(self, env: samconfig.Environment) -> None:
-        self.env = env
-        self.api_key, self.api_base = portal_config.stripe_key(env)
+    def __init__(self, env: samconfig.Environment, environment_type: str) -> None:
+        self.api_key, self.api_base = portal_config.stripe_key(env, environment_type)
+        self.env = portal_config.resolved(env)
         self.plan = portal_config.plan(
             portal_config.PORTAL_YAML, env, api_key=self.api_key, api_base=self.api_base
         )

@@ -8,13 +8,15 @@
 pinned SDK's ConfigurationCreateParams) and against what the function deep-links (every flow
 enabled, the prices subscription_update_confirm may switch to, cancellation for a retention
 coupon). `plan` shows, field by field, how the configuration in ENV's Stripe account differs from
-the file; `apply` creates it or updates it in place and prints its bpc_ id (a second apply
-changes nothing and says so). ENV is a samconfig.toml environment (tools/samconfig.py): the
-configuration is the one whose metadata says managed_by=billing-portal and stack=<its stack>.
+the file; `apply` makes one configuration per distinct content (never updated in place) and
+prints its bpc_ id (a second apply changes nothing and says so). ENV is a samconfig.toml
+environment (tools/samconfig.py), or `local` (the local server's stand-in): the configuration
+is found by its metadata, managed_by=billing-portal, account, region, stack and content_sha256.
 
 The Stripe key is read where the function reads it (the environment's SSM parameter or Secrets
-Manager secret, with its AWS profile and region); STRIPE_API_KEY (and STRIPE_API_BASE, for the
-local stand-in) in the environment take precedence. Never a key on the command line.
+Manager secret, with its AWS profile and region), of the mode its EnvironmentType needs (prod:
+live); STRIPE_API_KEY or STRIPE_API_BASE in the shell are refused, except for `--env local`,
+which uses them. Never a key on the command line.
 Exit status: 0 done, 1 a problem (one plain line each on stderr), 2 a usage error.
 """
 
@@ -178,9 +180,11 @@ def deployment_problems(config: ConfigurationCreate, parameters: dict[str, str])
             "features.subscription_cancel.enabled: must be true to offer "
             f"RetentionCouponId={coupon}"
         )
-    if config.metadata and {"managed_by", "stack", "content_sha256"} & set(config.metadata):
+    ours = {"managed_by", "account", "region", "stack", "content_sha256"}
+    if config.metadata and ours & set(config.metadata):
         problems.append(
-            "metadata: managed_by, stack and content_sha256 are set by this tool, not the file"
+            "metadata: managed_by, account, region, stack and content_sha256 are set by this "
+            "tool, not the file"
         )
     return problems
 
@@ -214,7 +218,30 @@ def desired(config: ConfigurationCreate, env: samconfig.Environment) -> dict[str
 
 
 def _marker(env: samconfig.Environment) -> dict[str, str]:
-    return {"managed_by": MANAGED_BY, "stack": env.stack_name}
+    """The deployment a configuration belongs to: account, region and stack, so a same-named
+    stack in another region or account sharing the Stripe account never finds it. An
+    environment nobody resolved (the local server's, a test's) is "local"."""
+    return {
+        "managed_by": MANAGED_BY,
+        "account": env.account or "local",
+        "region": env.region or "local",
+        "stack": env.stack_name,
+    }
+
+
+def resolved(env: samconfig.Environment) -> samconfig.Environment:
+    """The environment with the account and region its AWS profile reaches (STS)."""
+    import dataclasses
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
+    try:
+        account = session.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as exc:
+        raise PortalConfigError(f"cannot tell which AWS account {env.name} is: {exc}") from None
+    return dataclasses.replace(env, account=str(account), region=session.region_name)
 
 
 def ours(client: stripe.StripeClient, env: samconfig.Environment) -> list[dict[str, Any]]:
@@ -375,13 +402,41 @@ def _stripe_call(call: Any) -> Any:
 # --- the key ------------------------------------------------------------------------------------
 
 
-def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
-    """(key, API base): STRIPE_API_KEY when set, else the key from where the environment's
-    function reads it; STRIPE_API_BASE (a Stripe stand-in) when set, else Stripe."""
-    base = os.environ.get("STRIPE_API_BASE", "").strip() or None
-    local = os.environ.get("STRIPE_API_KEY", "").strip()
-    if local:
-        return local, base
+# Where the tools reach Stripe for a deployed environment: Stripe itself. Tests point it at the
+# local stand-in (testing/fake_stripe.py); no shell variable can.
+API_BASE: str | None = None
+SHELL_OVERRIDES = ("STRIPE_API_KEY", "STRIPE_API_BASE")
+
+
+def stripe_key(
+    env: samconfig.Environment, environment_type: str | None = None
+) -> tuple[str, str | None]:
+    """(key, API base). The local server's environment: STRIPE_API_KEY and STRIPE_API_BASE (its
+    stand-in). Any other: the key from where that environment's function reads it, never from
+    the shell (a key left exported for local work would send another account's configuration
+    id to prod), and of the mode EnvironmentType needs (prod: live, else test)."""
+    if env.name == LOCAL.name:
+        base = os.environ.get("STRIPE_API_BASE", "").strip() or None
+        return os.environ.get("STRIPE_API_KEY", "").strip(), base
+    shell = [name for name in SHELL_OVERRIDES if os.environ.get(name, "").strip()]
+    if shell:
+        raise PortalConfigError(
+            f"{' and '.join(shell)} set in the shell: {env.name} uses the key its function "
+            f"reads ({env.stripe_key_location}); unset {'them' if len(shell) > 1 else 'it'}"
+        )
+    key = _read_key(env)
+    kind = environment_type or env.environment_type
+    want = "live" if kind == "prod" else "test"
+    have = "live" if _mode(key) == "live mode" else "test"
+    if have != want:
+        raise PortalConfigError(
+            f"the key in {env.stripe_key_location} is a {have}-mode key; "
+            f"EnvironmentType={kind} needs a {want}-mode key"
+        )
+    return key, API_BASE
+
+
+def _read_key(env: samconfig.Environment) -> str:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -391,9 +446,9 @@ def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
         if location.startswith("secretsmanager:"):
             secret = location.removeprefix("secretsmanager:")
             client = session.client("secretsmanager")
-            return str(client.get_secret_value(SecretId=secret)["SecretString"]).strip(), base
+            return str(client.get_secret_value(SecretId=secret)["SecretString"]).strip()
         value = session.client("ssm").get_parameter(Name=location, WithDecryption=True)
-        return str(value["Parameter"]["Value"]).strip(), base
+        return str(value["Parameter"]["Value"]).strip()
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise PortalConfigError(f"cannot read the Stripe key from {location}: {code}") from None
@@ -429,13 +484,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
-        env = samconfig.load(args.env) if args.env else None
+        env = LOCAL if args.env == LOCAL.name else samconfig.load(args.env) if args.env else None
         if args.command == "check":
             load(args.file, env)
             print(f"{args.file}: ok")
             return 0
         assert env is not None
         api_key, api_base = stripe_key(env)
+        env = env if env.name == LOCAL.name else resolved(env)
         where = f"{env.stack_name}'s Stripe account ({_mode(api_key)})"
         if args.command == "plan":
             print(f"{args.file} against {where}:")
