@@ -1,20 +1,25 @@
 """Deploy one environment so that it does what the template and samconfig.toml say, then prove it.
 
-    python3 -m uv run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
-        [--no-portal] [Key=Value ...]
+    python3 uvw.py run python -m tools.deploy [--env ENV] [--no-build] [--check-only] [--yes]
+        [--no-portal] [--allow-table-replacement] [Key=Value ...]
 
-1. `portal.yaml` applied to the environment's Stripe account (tools.portal_config), whose
-   configuration id becomes PortalConfigurationId; `sam build`, then `sam deploy --config-env
-   ENV` with *every* template parameter given (samconfig.toml's parameter_overrides, then
-   Key=Value from the command line, then the template's defaults): a parameter left out would
-   silently keep its previous value.
+0. Every template parameter given (samconfig.toml's parameter_overrides, then Key=Value from the
+   command line, then the template's defaults: a parameter left out would silently keep its
+   previous value), and the function's environment measured against Lambda's 4 KB on the
+   template expanded for them (tools.cfn): past it, one line naming the biggest parameters.
+1. What serves now is read (the alias `live`, its version's key location and table: Retired*
+   when this deploy switches them). Which Stripe portal configuration holds portal.yaml's content
+   is read (tools.portal_config), `sam build`, the change set shown and our own question (naming
+   the configuration a yes creates; --yes skips it); only then is the configuration created and
+   `sam deploy --config-env ENV` run with its id (an unchanged stack passes).
 2. The check (tools/deploy_check.py): the alias `live` unweighted, its version's whole
    configuration equal to the function as deployed ($LATEST), the stack's parameters equal to
    the ones given, the API's integration invoking the alias. Else it names each difference
    (secrets hidden) and exits 1.
-3. The stack policy that keeps CloudFormation from replacing or deleting the customers table,
-   and old versions pruned (each costs a SnapStart snapshot): the live one and the one before it
-   (to roll back to) stay.
+3. The stack policy that keeps CloudFormation from replacing or deleting the customers table
+   (lifted for one update by --allow-table-replacement), and old versions pruned (each costs a
+   SnapStart snapshot): the live one and the last one that served well (the alias `fallback`,
+   tools/versions.py) stay, with the portal configurations they use; the rest are deactivated.
 
 AWS credentials come from the environment's profile in samconfig.toml (or the usual AWS settings).
 """
