@@ -62,6 +62,15 @@ def no_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -
     check_no_leaks(out, err, records)
 
 
+@pytest.fixture(autouse=True)
+def fresh_default_boto3_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's default session keeps the region and credentials of the environment it was first
+    made in: each test makes its own, so one test's AWS settings never reach the next."""
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
 @pytest.fixture(scope="session")
 def stripe_server() -> Iterator[FakeStripe]:
     from testing.fake_stripe import FakeStripe

@@ -304,7 +304,11 @@ def test_an_environment_whose_stack_is_not_deployed_is_one_line(
     ]
 
 
-def test_an_environment_whose_key_cannot_be_read_is_one_line(run: Any, dev_profile: None) -> None:
+def test_an_environment_whose_key_cannot_be_read_is_one_line(
+    run: Any, dev_profile: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deployed environment's key comes from its own parameter, never the shell's stand-in.
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)
     name = samconfig.load("default").stripe_key_location
 
     code, _, err = run("--env", "default", "--table", DEMO_TABLE)

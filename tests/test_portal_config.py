@@ -3,6 +3,7 @@ account (the local stand-in, over real HTTP with the real SDK), one configuratio
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import socket
@@ -42,10 +43,27 @@ def written(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.fixture
-def stripe_env(monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe) -> FakeStripe:
-    """The key and the API base as a developer sets them for the local stand-in."""
-    monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
-    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The dev environment's AWS profile, answered by moto; no Stripe variables in the shell."""
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[profile billing-portal-dev]\nregion = us-east-1\n"
+        "aws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in ("STRIPE_API_KEY", "STRIPE_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def stripe_env(aws: None, monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe) -> FakeStripe:
+    """dev's test-mode key where its function reads it; Stripe played by the stand-in."""
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    name = samconfig.load("default").stripe_key_location
+    ssm.put_parameter(Name=name, Value=DEFAULT_API_KEY, Type="SecureString")
+    monkeypatch.setattr(portal_config, "API_BASE", fake_stripe.url)
     return fake_stripe
 
 
@@ -184,7 +202,7 @@ def test_plan_then_apply_creates_it_and_a_second_apply_changes_nothing(
 ) -> None:
     status, planned, _ = run(capsys, "plan", str(SHIPPED), "--env", "default")
     assert status == 0
-    assert "no configuration has this stack's metadata yet: apply creates one with" in planned
+    assert "no configuration of this deployment yet: apply creates one with" in planned
     assert "  + features.subscription_cancel.mode: 'at_period_end'" in planned
 
     first = run(capsys, "apply", str(SHIPPED), "--env", "default")
@@ -192,36 +210,78 @@ def test_plan_then_apply_creates_it_and_a_second_apply_changes_nothing(
     second = run(capsys, "apply", str(SHIPPED), "--env", "default")
 
     where = "billing-portal-dev's Stripe account (test mode)"
-    assert first == (0, [f"applied {SHIPPED} to {where}: {config['id']}"], [])
-    assert second == (0, [f"no changes: {where} already matches {SHIPPED}: {config['id']}"], [])
-    assert config["metadata"] == {"managed_by": "billing-portal", "stack": "billing-portal-dev"}
+    assert first == (0, [f"applied {SHIPPED} to {where}: created {config['id']}"], [])
+    assert second == (
+        0,
+        [f"no changes: {where} already has {SHIPPED}'s content: {config['id']}"],
+        [],
+    )
+    digest = portal_config.content_hash(portal_config.load(SHIPPED))
+    assert config["metadata"] == {
+        "managed_by": "billing-portal",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "stack": "billing-portal-dev",
+        "content_sha256": digest,
+    }
     assert config["features"]["subscription_pause"]["enabled"] is True
     # Two applies: one create, and nothing written the second time.
     assert len(stripe_env.calls("POST", CONFIGURATIONS)) == 1
 
 
-def test_a_dashboard_edit_shows_in_plan_field_by_field_and_apply_puts_the_file_back(
+def test_a_dashboard_edit_is_never_reused_and_apply_makes_the_files_content_anew(
     stripe_env: FakeStripe, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # dev as the tool resolves it (moto's account and region), so the CLI's plan finds it.
+    dev = dataclasses.replace(DEV, account="123456789012", region="us-east-1")
     config_id, _ = portal_config.apply(
-        SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+        SHIPPED, dev, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
     )
     features = stripe_env.configurations[config_id]["features"]
     features["subscription_cancel"]["mode"] = "immediately"  # someone used the Dashboard
     features["subscription_pause"]["enabled"] = False
 
     _, planned, _ = run(capsys, "plan", str(SHIPPED), "--env", "default")
-    applied = portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url)
+    new_id, created = portal_config.apply(
+        SHIPPED, dev, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
 
     assert planned[1:] == [
-        f"{config_id}: 2 field(s) differ (Stripe -> file)",
+        f"{config_id} was made for this content but edited since: not reused",
+        f"no configuration has this content ({planned[2].split('(')[1][:12]}): apply creates "
+        f"one, differing from {config_id} (the newest) in 2 field(s)",
         "  ~ features.subscription_cancel.mode: 'immediately' -> 'at_period_end'",
         "  ~ features.subscription_pause.enabled: False -> True",
     ]
-    assert applied == (config_id, True)  # updated in place: the deployed id stays valid
-    assert features is not stripe_env.configurations[config_id]["features"]
-    assert stripe_env.configurations[config_id]["features"]["subscription_pause"]["enabled"]
-    assert len(managed(stripe_env)) == 1
+    # Never updated in place: the version deployed with the edited one keeps what it had.
+    assert created and new_id != config_id
+    assert stripe_env.configurations[config_id]["features"] is features
+    assert stripe_env.configurations[new_id]["features"]["subscription_pause"]["enabled"]
+
+
+def test_a_changed_file_is_a_new_configuration_and_the_old_one_stays_until_pruned(
+    stripe_env: FakeStripe, tmp_path: Path
+) -> None:
+    changed = tmp_path / "portal.yaml"
+    changed.write_text(SHIPPED.read_text().replace("mode: at_period_end", "mode: immediately", 1))
+    first, _ = portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url)
+    second, created = portal_config.apply(
+        changed, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
+    assert created and second != first
+    assert stripe_env.configurations[first]["active"]
+    deactivated = portal_config.deactivate_unused(
+        DEV, {second}, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
+    assert deactivated == [first]
+    assert not stripe_env.configurations[first]["active"]
+    assert stripe_env.configurations[stripe_env.default_configuration]["active"]
+    # Back to the first content: found again by its hash, reactivated, not created anew.
+    assert portal_config.apply(SHIPPED, DEV, api_key=DEFAULT_API_KEY, api_base=stripe_env.url) == (
+        first,
+        False,
+    )
+    assert stripe_env.configurations[first]["active"]
 
 
 def test_each_stack_has_its_own_configuration_in_a_shared_account(stripe_env: FakeStripe) -> None:
@@ -252,36 +312,63 @@ def test_a_key_stripe_rejects_is_one_line_and_exit_1(
 # --- the key --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """The dev environment's AWS profile, answered by moto."""
-    config = tmp_path / "aws-config"
-    config.write_text(
-        "[profile billing-portal-dev]\nregion = us-east-1\n"
-        "aws_access_key_id = testing\naws_secret_access_key = testing\n"
-    )
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
-    with mock_aws():
-        yield
-
-
-def test_without_stripe_api_key_the_key_comes_from_the_environments_parameter(
-    aws: None,
-    monkeypatch: pytest.MonkeyPatch,
-    fake_stripe: FakeStripe,
-    capsys: pytest.CaptureFixture[str],
+def test_the_key_comes_from_the_environments_parameter_never_the_shell(
+    stripe_env: FakeStripe, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ssm = boto3.client("ssm", region_name="us-east-1")
-    name = samconfig.load("default").stripe_key_location
-    ssm.put_parameter(Name=name, Value=DEFAULT_API_KEY, Type="SecureString")
-    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
-
     status, _, _ = run(capsys, "apply", str(SHIPPED), "--env", "default")
-
     assert status == 0
-    [call] = fake_stripe.calls("POST", CONFIGURATIONS)
+    [call] = stripe_env.calls("POST", CONFIGURATIONS)
     assert call.headers["authorization"] == f"Bearer {DEFAULT_API_KEY}"
+
+    # Left exported from local work: refused, not used.
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_other_account")
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")
+    status, _, err = run(capsys, "apply", str(SHIPPED), "--env", "prod")
+    print(err)  # for the report
+    assert (status, err) == (
+        1,
+        [
+            "portal_config: STRIPE_API_KEY and STRIPE_API_BASE set in the shell: prod uses the "
+            f"key its function reads ({samconfig.load('prod').stripe_key_location}); unset them"
+        ],
+    )
+
+
+def test_a_key_of_the_wrong_mode_for_the_environment_is_refused(
+    stripe_env: FakeStripe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod = samconfig.load("prod")
+    assert prod.environment_type == "prod"
+    # prod's key location, in an account moto plays for both profiles' region.
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=prod.stripe_key_location, Value="sk_test_fake", Type="SecureString")
+    with pytest.raises(portal_config.PortalConfigError) as refused:
+        portal_config.stripe_key(dataclasses.replace(prod, profile="billing-portal-dev"))
+    print(refused.value)  # for the report
+    assert str(refused.value) == (
+        f"the key in {prod.stripe_key_location} is a test-mode key; "
+        "EnvironmentType=prod needs a live-mode key"
+    )
+    assert stripe_env.requests == []
+
+
+def test_the_marker_names_account_region_and_stack(
+    stripe_env: FakeStripe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "apply", str(SHIPPED), "--env", "default")[0] == 0
+    [config] = managed(stripe_env)
+    assert {k: v for k, v in config["metadata"].items() if k != "content_sha256"} == {
+        "managed_by": "billing-portal",
+        "account": "123456789012",  # moto's
+        "region": "us-east-1",
+        "stack": "billing-portal-dev",
+    }
+    # The same stack name in another region is another deployment: its own configuration.
+    other = dataclasses.replace(DEV, account="123456789012", region="eu-west-1")
+    other_id, created = portal_config.apply(
+        SHIPPED, other, api_key=DEFAULT_API_KEY, api_base=stripe_env.url
+    )
+    assert created and other_id != config["id"]
 
 
 def test_a_key_that_cannot_be_read_is_one_line_naming_where(
@@ -367,7 +454,7 @@ def test_a_stripe_api_base_nobody_answers_is_one_line_naming_it(
         monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
         monkeypatch.setenv("STRIPE_API_BASE", base)
 
-        status, _, err = run(capsys, "plan", str(SHIPPED), "--env", "default")
+        status, _, err = run(capsys, "plan", str(SHIPPED), "--env", "local")
 
     assert (status, err) == (
         1,
@@ -412,3 +499,14 @@ def test_the_local_demo_applies_portal_yaml_and_its_portal_page_lists_the_featur
         "Change plan (price, quantity, promotion_code): prod_demo (price_basic, price_pro, "
         "price_premium)",
     ]
+
+
+def test_env_local_takes_the_shells_key_and_stand_in(
+    monkeypatch: pytest.MonkeyPatch, fake_stripe: FakeStripe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.url)
+    status, out, _ = run(capsys, "apply", str(SHIPPED), "--env", "local")
+    [config] = managed(fake_stripe)
+    assert status == 0 and out[-1].endswith(f"created {config['id']}")
+    assert config["metadata"]["stack"] == "billing-portal-local"

@@ -8,13 +8,15 @@
 pinned SDK's ConfigurationCreateParams) and against what the function deep-links (every flow
 enabled, the prices subscription_update_confirm may switch to, cancellation for a retention
 coupon). `plan` shows, field by field, how the configuration in ENV's Stripe account differs from
-the file; `apply` creates it or updates it in place and prints its bpc_ id (a second apply
-changes nothing and says so). ENV is a samconfig.toml environment (tools/samconfig.py): the
-configuration is the one whose metadata says managed_by=billing-portal and stack=<its stack>.
+the file; `apply` makes one configuration per distinct content (never updated in place) and
+prints its bpc_ id (a second apply changes nothing and says so). ENV is a samconfig.toml
+environment (tools/samconfig.py), or `local` (the local server's stand-in): the configuration
+is found by its metadata, managed_by=billing-portal, account, region, stack and content_sha256.
 
 The Stripe key is read where the function reads it (the environment's SSM parameter or Secrets
-Manager secret, with its AWS profile and region); STRIPE_API_KEY (and STRIPE_API_BASE, for the
-local stand-in) in the environment take precedence. Never a key on the command line.
+Manager secret, with its AWS profile and region), of the mode its EnvironmentType needs (prod:
+live); STRIPE_API_KEY or STRIPE_API_BASE in the shell are refused, except for `--env local`,
+which uses them. Never a key on the command line.
 Exit status: 0 done, 1 a problem (one plain line each on stderr), 2 a usage error.
 """
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
+import json
 import os
 import re
 import sys
@@ -187,41 +191,87 @@ def deployment_problems(config: ConfigurationCreate, parameters: dict[str, str])
             "features.subscription_cancel.enabled: must be true to offer "
             f"RetentionCouponId={coupon}"
         )
-    if config.metadata and {"managed_by", "stack"} & set(config.metadata):
-        problems.append("metadata: managed_by and stack are set by this tool, not the file")
+    ours = {"managed_by", "account", "region", "stack", "content_sha256"}
+    if config.metadata and ours & set(config.metadata):
+        problems.append(
+            "metadata: managed_by, account, region, stack and content_sha256 are set by this "
+            "tool, not the file"
+        )
     return problems
 
 
 # --- plan and apply ---------------------------------------------------------------------------
+#
+# One configuration per distinct content, never updated in place: each function version carries
+# the id of the configuration it was deployed with (PORTAL_CONFIGURATION_ID), so moving the alias
+# back to an older version brings back the portal it served with. An update in place would change
+# the portal of every version at once, the rollback target's included.
+
+CONTENT = "content_sha256"
+
+
+def content_hash(config: ConfigurationCreate) -> str:
+    """The file's content, as Stripe is asked to create it (field order and YAML layout aside)."""
+    params = config.model_dump(exclude_none=True, exclude={"expand"})
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def desired(config: ConfigurationCreate, env: samconfig.Environment) -> dict[str, Any]:
-    """Stripe's create (and update) parameters for this environment's configuration."""
+    """Stripe's create parameters for this environment's configuration of this content."""
     params = config.model_dump(exclude_none=True, exclude={"expand"})
-    params["metadata"] = {**params.get("metadata", {}), **_marker(env)}
+    params["metadata"] = {
+        **params.get("metadata", {}),
+        **_marker(env),
+        CONTENT: content_hash(config),
+    }
     return params
 
 
 def _marker(env: samconfig.Environment) -> dict[str, str]:
-    return {"managed_by": MANAGED_BY, "stack": env.stack_name}
+    """The deployment a configuration belongs to: account, region and stack, so a same-named
+    stack in another region or account sharing the Stripe account never finds it. An
+    environment nobody resolved (the local server's, a test's) is "local"."""
+    return {
+        "managed_by": MANAGED_BY,
+        "account": env.account or "local",
+        "region": env.region or "local",
+        "stack": env.stack_name,
+    }
 
 
-def find(
-    client: stripe.StripeClient, env: samconfig.Environment
-) -> stripe.billing_portal.Configuration | None:
-    """The configuration this tool manages for the environment's stack (active or not)."""
+def resolved(env: samconfig.Environment) -> samconfig.Environment:
+    """The environment with the account and region its AWS profile reaches (STS)."""
+    import dataclasses
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
+    try:
+        account = session.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as exc:
+        raise PortalConfigError(f"cannot tell which AWS account {env.name} is: {exc}") from None
+    return dataclasses.replace(env, account=str(account), region=session.region_name)
+
+
+def ours(client: stripe.StripeClient, env: samconfig.Environment) -> list[dict[str, Any]]:
+    """Every configuration this tool made for the environment's deployment (active or not),
+    newest first; never Stripe's default, never another deployment's."""
     marker = _marker(env)
     listed = client.v1.billing_portal.configurations.list({"limit": 100})
+    found = []
     for config in listed.auto_paging_iter():
-        metadata = config.metadata.to_dict() if config.metadata else {}
-        if all(metadata.get(key) == value for key, value in marker.items()):
-            return config
-    return None
+        data = config.to_dict()
+        metadata = data.get("metadata") or {}
+        if not data.get("is_default") and all(metadata.get(k) == v for k, v in marker.items()):
+            found.append(data)
+    return sorted(found, key=lambda c: c.get("created", 0), reverse=True)
 
 
 def differences(want: Any, have: Any, where: str = "") -> list[tuple[str, Any, Any]]:
     """(field, Stripe's value, the file's value) for every field the file sets that differs.
-    Fields the file leaves out are Stripe's (defaults, or the Dashboard's): not compared."""
+    Fields the file leaves out are Stripe's (defaults): not compared."""
     if isinstance(want, dict) and (have is None or isinstance(have, dict)):
         found = []
         for key, value in want.items():
@@ -247,32 +297,46 @@ def _same(want: Any, have: Any) -> bool:
 
 
 class Plan:
-    """What apply would do: create, update (with these differences) or nothing."""
+    """What apply would do: nothing (a configuration of this content exists), or create one."""
 
-    def __init__(self, current: dict[str, Any] | None, params: dict[str, Any]) -> None:
-        self.current = current
+    def __init__(self, existing: list[dict[str, Any]], params: dict[str, Any]) -> None:
         self.params = params
-        self.changes = [] if current is None else differences(params, current)
-        if current is not None and not current.get("active", True):
-            self.changes.append(("active", False, True))
+        digest = params["metadata"][CONTENT]
+        same = [c for c in existing if (c.get("metadata") or {}).get(CONTENT) == digest]
+        # One edited in the Dashboard after it was made no longer holds this content.
+        self.current = next((c for c in same if not differences(params, c)), None)
+        self.edited = next((c for c in same if differences(params, c)), None)
+        self.newest = existing[0] if existing else None
 
     @property
     def id(self) -> str | None:
         return None if self.current is None else str(self.current["id"])
 
+    @property
+    def digest(self) -> str:
+        return str(self.params["metadata"][CONTENT])
+
     def lines(self) -> list[str]:
-        if self.current is None:
-            fields = differences(self.params, {})
-            return [
-                "no configuration has this stack's metadata yet: apply creates one with",
-                *(f"  + {field}: {value!r}" for field, _, value in fields),
-            ]
-        if not self.changes:
-            return [f"{self.id}: no changes, it matches the file"]
-        return [
-            f"{self.id}: {len(self.changes)} field(s) differ (Stripe -> file)",
-            *(f"  ~ {field}: {old!r} -> {new!r}" for field, old, new in self.changes),
-        ]
+        if self.current is not None:
+            state = "" if self.current.get("active", True) else " (inactive: apply reactivates it)"
+            return [f"{self.id}: has this content ({self.digest[:12]}){state}"]
+        lines = []
+        if self.edited is not None:
+            lines.append(
+                f"{self.edited['id']} was made for this content but edited since: not reused"
+            )
+        base = self.newest
+        if base is None:
+            lines.append("no configuration of this deployment yet: apply creates one with")
+            lines += [f"  + {f}: {v!r}" for f, _, v in differences(self.params, {})]
+        else:
+            changes = differences({k: v for k, v in self.params.items() if k != "metadata"}, base)
+            lines.append(
+                f"no configuration has this content ({self.digest[:12]}): apply creates one, "
+                f"differing from {base['id']} (the newest) in {len(changes)} field(s)"
+            )
+            lines += [f"  ~ {f}: {old!r} -> {new!r}" for f, old, new in changes]
+        return lines
 
 
 def plan(
@@ -280,18 +344,19 @@ def plan(
 ) -> Plan:
     params = desired(load(path, env), env)
     client = _client(api_key, api_base)
-    current = _stripe_call(lambda: find(client, env), api_base)
-    return Plan(current.to_dict() if current is not None else None, params)
+    return Plan(_stripe_call(lambda: ours(client, env), api_base), params)
 
 
 def apply(
     path: Path, env: samconfig.Environment, *, api_key: str, api_base: str | None = None
 ) -> tuple[str, bool]:
-    """Make ENV's configuration match the file: (its bpc_ id, whether anything changed).
+    """The configuration of this file's content for ENV: (its bpc_ id, whether it was created).
+    Found again by its content hash; created when there is none; never updated in place (an
+    inactive one is reactivated, its content untouched).
 
-    tools/deploy.py calls this before `sam deploy` and passes the id as the template's
-    PortalConfigurationId parameter, which the function reads as PORTAL_CONFIGURATION_ID: nobody
-    copies the id by hand. PortalConfigError (one line per problem) when the file or Stripe
+    tools/deploy.py calls this after the build and after the change set is approved, and passes
+    the id as the template's PortalConfigurationId parameter (the function's
+    PORTAL_CONFIGURATION_ID). PortalConfigError (one line per problem) when the file or Stripe
     refuses.
     """
     todo = plan(path, env, api_key=api_key, api_base=api_base)
@@ -299,12 +364,33 @@ def apply(
     if todo.id is None:
         created = _stripe_call(lambda: configurations.create(todo.params))  # type: ignore[arg-type]
         return str(created.id), True
-    if not todo.changes:
-        return todo.id, False
-    changes: dict[str, Any] = {**todo.params, "active": True}
-    config_id = todo.id
-    _stripe_call(lambda: configurations.update(config_id, changes))  # type: ignore[arg-type]
-    return config_id, True
+    if todo.current is not None and not todo.current.get("active", True):
+        config_id = todo.id
+        _stripe_call(lambda: configurations.update(config_id, {"active": True}))
+    return todo.id, False
+
+
+def deactivate_unused(
+    env: samconfig.Environment,
+    keep: set[str],
+    *,
+    api_key: str,
+    api_base: str | None = None,
+) -> list[str]:
+    """Deactivate this deployment's configurations that no kept version uses (the ids in
+    `keep`); never Stripe's default, never another deployment's. The ids deactivated."""
+    client = _client(api_key, api_base)
+    done = []
+    for config in _stripe_call(lambda: ours(client, env)):
+        if config.get("active") and config["id"] not in keep:
+            config_id = str(config["id"])
+            _stripe_call(
+                lambda c=config_id: client.v1.billing_portal.configurations.update(
+                    c, {"active": False}
+                )
+            )
+            done.append(config_id)
+    return done
 
 
 def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
@@ -341,13 +427,41 @@ def _stripe_call(call: Any, api_base: str | None = None) -> Any:
 # --- the key ------------------------------------------------------------------------------------
 
 
-def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
-    """(key, API base): STRIPE_API_KEY when set, else the key from where the environment's
-    function reads it; STRIPE_API_BASE (a Stripe stand-in) when set, else Stripe."""
-    base = os.environ.get("STRIPE_API_BASE", "").strip() or None
-    local = os.environ.get("STRIPE_API_KEY", "").strip()
-    if local:
-        return local, base
+# Where the tools reach Stripe for a deployed environment: Stripe itself. Tests point it at the
+# local stand-in (testing/fake_stripe.py); no shell variable can.
+API_BASE: str | None = None
+SHELL_OVERRIDES = ("STRIPE_API_KEY", "STRIPE_API_BASE")
+
+
+def stripe_key(
+    env: samconfig.Environment, environment_type: str | None = None
+) -> tuple[str, str | None]:
+    """(key, API base). The local server's environment: STRIPE_API_KEY and STRIPE_API_BASE (its
+    stand-in). Any other: the key from where that environment's function reads it, never from
+    the shell (a key left exported for local work would send another account's configuration
+    id to prod), and of the mode EnvironmentType needs (prod: live, else test)."""
+    if env.name == LOCAL.name:
+        base = os.environ.get("STRIPE_API_BASE", "").strip() or None
+        return os.environ.get("STRIPE_API_KEY", "").strip(), base
+    shell = [name for name in SHELL_OVERRIDES if os.environ.get(name, "").strip()]
+    if shell:
+        raise PortalConfigError(
+            f"{' and '.join(shell)} set in the shell: {env.name} uses the key its function "
+            f"reads ({env.stripe_key_location}); unset {'them' if len(shell) > 1 else 'it'}"
+        )
+    key = _read_key(env)
+    kind = environment_type or env.environment_type
+    want = "live" if kind == "prod" else "test"
+    have = "live" if _mode(key) == "live mode" else "test"
+    if have != want:
+        raise PortalConfigError(
+            f"the key in {env.stripe_key_location} is a {have}-mode key; "
+            f"EnvironmentType={kind} needs a {want}-mode key"
+        )
+    return key, API_BASE
+
+
+def _read_key(env: samconfig.Environment) -> str:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
@@ -359,9 +473,9 @@ def stripe_key(env: samconfig.Environment) -> tuple[str, str | None]:
         if location.startswith("secretsmanager:"):
             secret = location.removeprefix("secretsmanager:")
             client = session.client("secretsmanager")
-            return str(client.get_secret_value(SecretId=secret)["SecretString"]).strip(), base
+            return str(client.get_secret_value(SecretId=secret)["SecretString"]).strip()
         value = session.client("ssm").get_parameter(Name=location, WithDecryption=True)
-        return str(value["Parameter"]["Value"]).strip(), base
+        return str(value["Parameter"]["Value"]).strip()
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise PortalConfigError(f"cannot read the Stripe key from {location}: {code}") from None
@@ -409,23 +523,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
-        env = samconfig.load(args.env) if args.env else None
+        env = LOCAL if args.env == LOCAL.name else samconfig.load(args.env) if args.env else None
         if args.command == "check":
             load(args.file, env)
             print(f"{args.file}: ok")
             return 0
         assert env is not None
         api_key, api_base = stripe_key(env)
+        env = env if env.name == LOCAL.name else resolved(env)
         where = f"{env.stack_name}'s Stripe account ({_mode(api_key)})"
         if args.command == "plan":
             print(f"{args.file} against {where}:", flush=True)  # before any error line
             print("\n".join(plan(args.file, env, api_key=api_key, api_base=api_base).lines()))
             return 0
-        config_id, changed = apply(args.file, env, api_key=api_key, api_base=api_base)
-        if changed:
-            print(f"applied {args.file} to {where}: {config_id}")
+        config_id, created = apply(args.file, env, api_key=api_key, api_base=api_base)
+        if created:
+            print(f"applied {args.file} to {where}: created {config_id}")
         else:
-            print(f"no changes: {where} already matches {args.file}: {config_id}")
+            print(f"no changes: {where} already has {args.file}'s content: {config_id}")
         return 0
     except (PortalConfigError, samconfig.ConfigError) as exc:
         for line in str(exc).splitlines():

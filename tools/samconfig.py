@@ -28,6 +28,14 @@ class Environment:
     parameters: dict[str, str] = field(default_factory=dict)
     # The deploy command's own options (capabilities, confirm_changeset, tags, ...).
     deploy: dict[str, object] = field(default_factory=dict)
+    # The AWS account the profile reaches (STS), once a tool has asked: with the region and the
+    # stack it names the deployment in a portal configuration's marker.
+    account: str | None = None
+
+    @property
+    def environment_type(self) -> str:
+        """EnvironmentType as samconfig.toml sets it (the template's default: dev)."""
+        return self.parameters.get("EnvironmentType", "dev")
 
     @property
     def stripe_key_location(self) -> str:
