@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.stub
 import pytest
+import requests
 import yaml
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -20,7 +22,7 @@ from moto.awslambda.models import LambdaStorage
 from samcli.cli.types import CfnParameterOverridesType
 
 from testing.fake_stripe import FakeStripe
-from tools import deploy, portal_config, samconfig
+from tools import deploy, deploy_check, portal_config, samconfig
 
 STACK = "billing-portal-dev"  # samconfig.toml's [default]
 FUNCTION_TEMPLATE = {
@@ -54,8 +56,22 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(LambdaStorage, "publish_version", _publish_version)
-    with mock_aws():
+    # Lambda without Docker: each invocation answers what `answer` queued (else echoes the
+    # event). A deploy's readiness check is the real function's job, tested on its own below.
+    monkeypatch.setattr(deploy.deploy_check, "readiness_problems", lambda *_: [])
+    with mock_aws(config={"lambda": {"use_docker": False}}):
         yield
+
+
+def answer(*results: dict[str, Any]) -> None:
+    """What the function answers to the next invocations (moto's queue for Lambda without
+    Docker)."""
+    response = requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/lambda-simple/response",
+        json={"results": [json.dumps(r) for r in results], "region": "us-east-1"},
+        timeout=5,
+    )
+    assert response.status_code == 201
 
 
 def _publish_version(self: LambdaStorage, name_or_arn: str, description: str = "") -> Any:
@@ -262,7 +278,7 @@ def test_a_live_alias_on_the_version_just_deployed_passes(
     code = deploy.main(["--check-only", "BillingRoleClaim=roles", "BillingRoles=billing-admin"])
     assert (code, capsys.readouterr().out) == (
         0,
-        "billing-portal-dev: 'live' is version 2, as deployed\n",
+        "billing-portal-dev: 'live' is version 2, as deployed, and ready\n",
     )
 
 
@@ -414,6 +430,36 @@ def stripe_writes(fake_stripe: FakeStripe) -> list[str]:
     return [r.path for r in fake_stripe.requests if r.method != "GET"]
 
 
+def asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default environment with confirm_changeset = true, as prod's samconfig.toml has it."""
+    real = samconfig.load
+
+    def load(env: str = "default", path: Path = samconfig.SAMCONFIG) -> samconfig.Environment:
+        loaded = real(env, path)
+        loaded.deploy["confirm_changeset"] = True
+        return loaded
+
+    monkeypatch.setattr(deploy.samconfig, "load", load)
+
+
+def test_where_samconfig_does_not_ask_the_deploy_runs_unattended(
+    aws: None, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dev's samconfig.toml: confirm_changeset = false, as the pipeline's dev job runs it.
+    stripe_account(fake_stripe, monkeypatch)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no terminal: a question would read "no"
+    stack = Deployed(values())
+    sam = Sam(stack)
+    monkeypatch.setattr(deploy, "run", sam)
+
+    assert deploy.main([]) == 0
+    assert [c[3:6] for c in sam.commands] == [
+        ["build", "--config-env", "default"],
+        ["deploy", "--config-env", "default"],
+    ]
+    assert "--no-execute-changeset" not in sam.commands[1]
+
+
 def test_the_deploy_command_shows_asks_then_deploys_every_parameter_checks_and_prunes(
     aws: None,
     fake_stripe: FakeStripe,
@@ -422,6 +468,7 @@ def test_the_deploy_command_shows_asks_then_deploys_every_parameter_checks_and_p
 ) -> None:
     stripe_account(fake_stripe, monkeypatch)
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    asks(monkeypatch)
     stack = Deployed(values())
     for _ in range(3):  # earlier deploys
         stack.update(values(), publish=True)
@@ -453,7 +500,7 @@ def test_the_deploy_command_shows_asks_then_deploys_every_parameter_checks_and_p
     )
     assert answered.splitlines() == [
         f"portal.yaml: {config_id} (created)",
-        "billing-portal-dev: 'live' is version 5, as deployed",
+        "billing-portal-dev: 'live' is version 5, as deployed, and ready",
         "stack policy set; rollback target (alias 'fallback'): 4; old versions deleted: 1, 2, 3",
         "portal configurations deactivated: none",
     ]
@@ -476,6 +523,7 @@ def test_a_declined_change_set_deploys_nothing_and_writes_nothing_at_stripe(
 ) -> None:
     stripe_account(fake_stripe, monkeypatch)
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    asks(monkeypatch)
     stack = Deployed(values())
     sam = Sam(stack)
     monkeypatch.setattr(deploy, "run", sam)
@@ -589,11 +637,11 @@ def test_after_a_rolled_back_canary_the_failed_version_is_never_the_rollback_tar
     out = [line for line in capsys.readouterr().out.splitlines() if line != deploy.GUIDED_HINT]
     print("\n".join(out))  # for the report
     assert out == [
-        "billing-portal-dev: 'live' is version 3, as deployed",
+        "billing-portal-dev: 'live' is version 3, as deployed, and ready",
         "stack policy set; rollback target (alias 'fallback'): 2; old versions deleted: 1",
         "the deploy failed; 'live' is still version 3: "
         "rollback target (alias 'fallback'): 2; old versions deleted: 4",
-        "billing-portal-dev: 'live' is version 5, as deployed",
+        "billing-portal-dev: 'live' is version 5, as deployed, and ready",
         # 3 served well before this deploy; 4 (the failed one) is not what a rollback reaches.
         "stack policy set; rollback target (alias 'fallback'): 3; old versions deleted: 2",
     ]
@@ -698,3 +746,74 @@ def test_without_the_flag_the_policy_stays_on_during_the_update(
     monkeypatch.setattr(deploy, "run", run)
     assert deploy.main(["--yes", "--no-portal"]) == 0
     assert during == [deploy.STACK_POLICY]
+
+
+# --- The readiness check through the alias (what judges a stack's first deploy) -----------------
+
+
+@pytest.mark.parametrize(
+    ("answered", "problems"),
+    [
+        ({"ready": True, "checks": [{"name": "settings", "ok": True, "detail": "valid"}]}, []),
+        (
+            {
+                "ready": False,
+                "checks": [
+                    {"name": "settings", "ok": True, "detail": "valid"},
+                    {
+                        "name": "key_mode",
+                        "ok": False,
+                        "detail": "a test key, but this environment needs a live key",
+                    },
+                ],
+            },
+            ["readiness: key_mode failed: a test key, but this environment needs a live key"],
+        ),
+        ({"statusCode": 200}, ["readiness: the function did not answer the readiness check"]),
+    ],
+    ids=["ready", "not ready", "no verdict"],
+)
+def test_the_readiness_check_through_the_alias_names_what_failed(
+    answered: dict[str, Any], problems: list[str]
+) -> None:
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        lambda_client = boto3.client("lambda", region_name="us-east-1")
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lambda_client.create_function(
+            FunctionName="f",
+            Runtime="python3.13",
+            Role=role,
+            Handler="billing_portal.app.lambda_handler",
+            Code={"ZipFile": b"not run"},
+        )
+        version = lambda_client.publish_version(FunctionName="f")["Version"]
+        lambda_client.create_alias(FunctionName="f", Name="live", FunctionVersion=version)
+        answer(answered)
+
+        assert deploy_check.readiness_problems(lambda_client, "f", live_key=True) == problems
+
+
+def test_an_unconfirmed_alarm_email_is_said_in_one_line() -> None:
+    with mock_aws():
+        sns = boto3.client("sns", region_name="us-east-1")
+        topic = sns.create_topic(Name="alarms")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com")
+        stubbed = botocore.stub.Stubber(sns)
+        stubbed.add_response(
+            "list_subscriptions_by_topic",
+            {
+                "Subscriptions": [
+                    {
+                        "SubscriptionArn": "PendingConfirmation",
+                        "Owner": "123456789012",
+                        "Protocol": "email",
+                        "Endpoint": "oncall@example.com",
+                        "TopicArn": topic,
+                    }
+                ]
+            },
+        )
+        with stubbed:
+            # moto confirms email subscriptions at once; AWS waits for the click.
+            assert deploy_check.unconfirmed_subscriptions(sns, topic) == ["oncall@example.com"]

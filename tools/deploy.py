@@ -267,7 +267,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--yes",
         action="store_true",
-        help="no change-set prompt (a pipeline whose approval came before)",
+        help=(
+            "no change-set question, which samconfig.toml's confirm_changeset asks for "
+            "(a pipeline whose approval came before)"
+        ),
     )
     parser.add_argument(
         "--template-file",
@@ -300,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         session = boto3.session.Session(profile_name=env.profile, region_name=env.region)
         clients: dict[str, Any] = {
             n: session.client(n)
-            for n in ("cloudformation", "lambda", "apigatewayv2")  # type: ignore[call-overload]
+            for n in ("cloudformation", "lambda", "apigatewayv2", "sns")  # type: ignore[call-overload]
         }
         # portal.yaml decides the configuration id, unless samconfig.toml or the command line do.
         portal = portal_config.PORTAL_YAML.exists() and not args.no_portal
@@ -329,7 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.no_build and not template_file.exists():
             raise DeployError(f"{template_file} does not exist: build first (leave out --no-build)")
         sam_options = {"template_file": template_file, "role_arn": args.role_arn}
-        if not args.yes and not approved(clients, env, values, stripe_portal, before, sam_options):
+        # Asked where samconfig.toml's confirm_changeset asks (prod), as sam does, unless --yes:
+        # the pipeline's dev deploy runs unattended, its prod deploy was approved before.
+        ask = bool(env.deploy.get("confirm_changeset")) and not args.yes
+        if ask and not approved(clients, env, values, stripe_portal, before, sam_options):
             return 1
         if stripe_portal is not None:
             values["PortalConfigurationId"] = stripe_portal.apply()
@@ -418,8 +424,31 @@ def check(
         print(f"{env.stack_name}: the alias '{ALIAS}' does not run what was deployed:")
         print("\n".join(f"  {line}" for line in found))
         return 1
-    print(f"{env.stack_name}: '{ALIAS}' is version {live}, as deployed")
+    live_key = values.get("EnvironmentType") == "prod"
+    failed = deploy_check.readiness_problems(clients["lambda"], function, live_key)
+    if failed:
+        print(f"{env.stack_name}: the alias '{ALIAS}' (version {live}) is not ready:")
+        print("\n".join(f"  {line}" for line in failed))
+        return 1
+    print(f"{env.stack_name}: '{ALIAS}' is version {live}, as deployed, and ready")
+    if line := unconfirmed_alarm_email(clients, env.stack_name):
+        print(line)
     return 0
+
+
+def unconfirmed_alarm_email(clients: dict[str, Any], stack_name: str) -> str | None:
+    """One line when the stack's own alarm topic has an email subscription nobody confirmed."""
+    try:
+        topic = physical_id(clients["cloudformation"], stack_name, "AlarmTopic")
+    except ClientError:
+        return None  # no topic of the stack's own: alarms go to the operator's topics
+    pending = deploy_check.unconfirmed_subscriptions(clients["sns"], topic)
+    if not pending:
+        return None
+    return (
+        f"alarms: the subscription of {', '.join(pending)} to the alarm topic is still "
+        "unconfirmed: open the link in the email from AWS Notifications, or no page reaches it"
+    )
 
 
 def protect_and_prune(

@@ -174,3 +174,39 @@ def check(
                 break
         found += integration_problems(integrations, alias["AliasArn"])
     return int(version), found
+
+
+def readiness_problems(lambda_client: Any, function: str, live_key: bool) -> list[str]:
+    """The readiness check (handler/billing_portal/readiness.py) invoked through the alias: each
+    failed check, named. The PreTraffic hook runs it on every new version, but a stack's first
+    deploy creates the alias without CodeDeploy, so nothing else judged that version."""
+    event = {"readiness": {"live_key": live_key}}
+    response = lambda_client.invoke(
+        FunctionName=function, Qualifier=ALIAS, Payload=json.dumps(event).encode()
+    )
+    body = response["Payload"].read()
+    if response.get("FunctionError"):
+        return [f"readiness: the function failed ({response['FunctionError']})"]
+    try:
+        answer = json.loads(body)
+        ready, checks = bool(answer["ready"]), list(answer["checks"])
+    except (ValueError, KeyError, TypeError):
+        return ["readiness: the function did not answer the readiness check"]
+    if ready:
+        return []
+    failed = [c for c in checks if isinstance(c, dict) and not c.get("ok")]
+    return [f"readiness: {c.get('name')} failed: {c.get('detail')}" for c in failed] or [
+        "readiness: not ready"
+    ]
+
+
+def unconfirmed_subscriptions(sns: Any, topic: str) -> list[str]:
+    """The endpoints (email addresses) subscribed to the topic that never confirmed: AWS delivers
+    nothing to them until someone opens the link in its email."""
+    pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+    return [
+        s["Endpoint"]
+        for page in pages
+        for s in page["Subscriptions"]
+        if s["SubscriptionArn"] == "PendingConfirmation"
+    ]
