@@ -93,6 +93,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from pydantic import ValidationError
 
+from billing_portal.domain.flows import FLOW_FEATURES
 from tools.portal_params import ConfigurationCreate
 
 DEFAULT_API_KEY = "sk_test_fake"
@@ -230,15 +231,6 @@ CONFIGURATION_LIST_PARAMS: dict[str, Any] = {
     "limit": int,
 }
 
-# The portal configuration feature each flow needs enabled.
-FLOW_FEATURES = {
-    "customer_update": "customer_update",
-    "payment_method_update": "payment_method_update",
-    "subscription_cancel": "subscription_cancel",
-    "subscription_pause": "subscription_pause",
-    "subscription_update": "subscription_update",
-    "subscription_update_confirm": "subscription_update",
-}
 # Prices the stand-in knows from the start (the demo's and the events' plans), one product.
 DEMO_PRODUCT = "prod_demo"
 DEMO_PRICES = ("price_basic", "price_pro", "price_premium")

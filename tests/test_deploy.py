@@ -21,6 +21,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaStorage
 from samcli.cli.types import CfnParameterOverridesType
 
+from testing.deployments import LARGE_SETUP as LARGE
 from testing.fake_stripe import FakeStripe
 from tools import deploy, deploy_check, portal_config, samconfig
 
@@ -203,28 +204,6 @@ def test_an_unknown_or_missing_parameter_is_one_plain_line(
 
 
 # --- Lambda's 4 KB environment --------------------------------------------------------------
-
-SECRET_ARN = (
-    "arn:aws:secretsmanager:eu-central-1:123456789012:secret:billing-portal/prod/stripe-AbCdEf"
-)
-# 16 origins, the longest confirmation message, a key by ARN, in-function auth, a role gate.
-LARGE = {
-    "AllowedOrigins": ",".join(f"https://tenant-{n:02}.app.example-company.com" for n in range(16)),
-    "DefaultReturnUrl": "https://tenant-00.app.example-company.com/settings/billing",
-    "ErrorRedirectUrl": "https://tenant-00.app.example-company.com/billing/error",
-    "HostedConfirmationMessage": "x" * 500,
-    "StripeApiKeySecret": SECRET_ARN,
-    "AuthMode": "function",
-    "JwtIssuer": "https://login.example-company.com/realms/customers-production",
-    "JwtAudience": "billing-portal-web,billing-portal-mobile,billing-portal-admin",
-    "AuthJwksUrl": "https://login.example-company.com/realms/customers/protocol/openid-connect/certs",
-    "AuthCookieName": "__Host-example-company-session",
-    "BillingRoleClaim": "https://example-company.com/claims/roles",
-    "BillingRoles": "billing-admin,owner,finance",
-    "UserIdClaim": "https://example-company.com/claims/org_id",
-    "RetentionCouponId": "retention-25-percent-3-months",
-    "UpdatePromotionCode": "promo_1QxYzAbCdEfGhIjKlMnOpQrS",
-}
 
 
 def test_an_environment_past_4_kb_is_refused_before_anything_is_deployed(

@@ -3,32 +3,8 @@ CloudFormation then fails the deploy half-way. A large but ordinary setup must f
 
 from __future__ import annotations
 
+from testing.deployments import LARGE_SETUP as LARGE
 from tools.cfn import ENVIRONMENT_LIMIT, Stack
-
-SECRET_ARN = (
-    "arn:aws:secretsmanager:eu-central-1:123456789012:secret:billing-portal/prod/stripe-AbCdEf"
-)
-# 16 origins, the longest confirmation message, a key by ARN, in-function auth, a role gate.
-LARGE = {
-    "AllowedOrigins": ",".join(f"https://tenant-{n:02}.app.example-company.com" for n in range(16)),
-    "DefaultReturnUrl": "https://tenant-00.app.example-company.com/settings/billing",
-    "ErrorRedirectUrl": "https://tenant-00.app.example-company.com/billing/error",
-    "HostedConfirmationMessage": "x" * 500,
-    "StripeApiKeySecret": SECRET_ARN,
-    "AuthMode": "function",
-    "JwtIssuer": "https://login.example-company.com/realms/customers-production",
-    "JwtAudience": "billing-portal-web,billing-portal-mobile,billing-portal-admin",
-    "AuthJwksUrl": "https://login.example-company.com/realms/customers-production/protocol/openid-connect/certs",
-    "AuthCookieName": "__Host-example-company-session",
-    "BillingRoleClaim": "https://example-company.com/claims/roles",
-    "BillingRoles": "billing-admin,owner,finance",
-    "UserIdClaim": "https://example-company.com/claims/org_id",
-    "PortalConfigurationId": "bpc_1QxYzAbCdEfGhIjKlMnOpQrS",
-    "RetentionCouponId": "retention-25-percent-3-months",
-    "UpdatePromotionCode": "promo_1QxYzAbCdEfGhIjKlMnOpQrS",
-    "CreateMissingCustomers": "true",
-    "AfterExpirationLogin": "true",
-}
 
 
 def test_a_large_setup_fits_in_lambdas_4_kb_with_room_to_spare() -> None:
