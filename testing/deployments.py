@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # A Secrets Manager secret's ARN (where the key is), not a secret.
-KEY_SECRET_ARN = (
+KEY_STORE_ARN = (
     "arn:aws:secretsmanager:eu-central-1:123456789012:secret:billing-portal/prod/stripe-AbCdEf"
 )
 # An ordinary large setup: 16 origins, the longest confirmation message, a key by ARN,
@@ -13,7 +13,7 @@ LARGE_SETUP = {
     "DefaultReturnUrl": "https://tenant-00.app.example-company.com/settings/billing",
     "ErrorRedirectUrl": "https://tenant-00.app.example-company.com/billing/error",
     "HostedConfirmationMessage": "x" * 500,
-    "StripeApiKeySecret": KEY_SECRET_ARN,
+    "StripeApiKeySecret": KEY_STORE_ARN,
     "AuthMode": "function",
     "JwtIssuer": "https://login.example-company.com/realms/customers-production",
     "JwtAudience": "billing-portal-web,billing-portal-mobile,billing-portal-admin",
