@@ -259,7 +259,7 @@ def phase(name: str, app: str, requests: int) -> None:
     if name == "ready":
         return
     for module_name, path, answer in IN_MEMORY[app] if name == "memory" else []:
-        if not patch(module_name, path, lambda _, answer=answer: lambda *a, **k: ANSWERS[answer]):
+        if not patch(module_name, path, _answering(answer)):
             raise SystemExit(f"{module_name}.{path} is gone: update IN_MEMORY in {__file__}")
     event = EVENT.read_text()
     for _ in range(1 + (requests if name in ("memory", "wire") else 0)):
@@ -281,3 +281,8 @@ if __name__ == "__main__":
         # freezes its objects with gc.freeze()).
         sys.stdout.flush()
         os._exit(0)
+
+
+def _answering(answer: str) -> Callable[[Any], Callable[..., Any]]:
+    """A replacement for a method: whatever it is called with, the canned answer."""
+    return lambda _: lambda *a, **k: ANSWERS[answer]

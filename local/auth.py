@@ -91,7 +91,7 @@ class LocalIssuer:
         if scheme.lower() != "bearer":
             return None
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
+            kid = str(jwt.get_unverified_header(token).get("kid"))
             _, key = self._issuer.keys[kid]
             claims = jwt.decode(
                 token, key.public_key(), ["RS256"], audience=AUDIENCE, issuer=LOCAL_ISSUER

@@ -743,7 +743,7 @@ class FakeStripe:
             return self._portal_page(path.removeprefix("/p/session/"))
         if path.startswith("/v1/"):
             self._authenticate(request.headers.get("authorization", ""))
-        routes = [
+        routes: list[tuple[str, str, Callable[..., Any]]] = [
             ("POST", r"/v1/billing_portal/sessions", self._create_session),
             ("POST", r"/v1/billing_portal/configurations", self._create_configuration),
             (
@@ -1471,7 +1471,7 @@ def _flow_object(flow_data: dict[str, Any]) -> dict[str, Any]:
         **dict.fromkeys(SUBSCRIPTION_FLOWS),
         "type": flow_type,
     }
-    data = flow_data.get(flow_type)
+    data: dict[str, Any] = flow_data.get(flow_type) or {}
     if flow_type == "subscription_cancel":
         retention = data.get("retention")
         flow[flow_type] = {

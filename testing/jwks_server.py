@@ -73,7 +73,12 @@ class Issuer:
 
     def claims(self, **changes: Any) -> dict[str, Any]:
         now = int(time.time())
-        claims = {"iss": self.issuer, "sub": "demo-user", "aud": "web-client", "token_use": "id"}
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": "demo-user",
+            "aud": "web-client",
+            "token_use": "id",
+        }
         claims |= {"iat": now, "exp": now + 600}
         claims.update(changes)
         return {name: value for name, value in claims.items() if value is not None}

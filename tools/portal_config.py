@@ -69,9 +69,9 @@ def load(path: Path, env: samconfig.Environment | None = None) -> ConfigurationC
     except OSError as exc:
         raise PortalConfigError(f"{path}: cannot read it ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
+        number = exc.object[: exc.start].count(b"\n") + 1
         raise PortalConfigError(
-            f"{path}: not UTF-8 text at line {line}; save it as UTF-8"
+            f"{path}: not UTF-8 text at line {number}; save it as UTF-8"
         ) from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
