@@ -14,9 +14,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from billing_portal import budget, snapstart
-from billing_portal.adapters import aws_session
+from billing_portal.adapters import aws_session, stripe_api
 from billing_portal.adapters.customer_table import CustomerTable
-from billing_portal.adapters.stripe_api import StripeApi
 from billing_portal.adapters.stripe_key import SECRETS_MANAGER_PREFIXES, StripeKey
 from billing_portal.domain.flows import ServerChoices
 from billing_portal.domain.request import Flow
@@ -71,7 +70,8 @@ def build(
         settings.customer_id_attribute,
     )
     stripe_key = StripeKey(settings.stripe_api_key, settings.stripe_api_key_param, session)
-    stripe = StripeApi(
+    stripe_api.configure_library()
+    stripe = stripe_api.StripeApi(
         stripe_key,
         api_base=settings.stripe_api_base,
         deadline=deadline,

@@ -20,12 +20,17 @@ from billing_portal.errors import Problem, UpstreamUnavailable
 logger = Logger(child=True)
 # Clients kept at once: the full-size plans are two or three; past this, start again.
 MAX_CLIENTS = 8
-# The SDK's DEBUG lines carry request and response bodies (emails, session URLs); never let a
-# debugging log level put them in the logs.
-logging.getLogger("stripe").setLevel(logging.INFO)
-# No request telemetry: the SDK would send each call's latency to Stripe with the next call, and
-# build and encode it on every call.
-stripe.enable_telemetry = False
+
+
+def configure_library() -> None:
+    """The stripe library's process-wide settings, set by factory.build (not at import, so that
+    importing this module changes nothing)."""
+    # The SDK's DEBUG lines carry request and response bodies (emails, session URLs); never let
+    # a debugging log level put them in the logs.
+    logging.getLogger("stripe").setLevel(logging.INFO)
+    # No request telemetry: the SDK would send each call's latency to Stripe with the next call,
+    # and build and encode it on every call.
+    stripe.enable_telemetry = False
 
 
 class StripeApi:

@@ -77,11 +77,13 @@ def flow_data(
 ) -> dict[str, Any]:
     """Stripe's `flow_data` for request.flow; `subscription` is resolved for subscription flows."""
     flow = request.flow
-    assert flow is not None
+    if flow is None:
+        raise ValueError("flow_data is for a request with a flow")
     data: dict[str, Any] = {"type": flow}
     if flow in SUBSCRIPTION_FLOWS:
-        assert subscription is not None
-        extra = EXTRAS.get(flow, lambda *_: {})(request, subscription, ours)
+        if subscription is None:
+            raise ValueError(f"{flow} needs the subscription resolved first")
+        extra = EXTRAS[flow](request, subscription, ours) if flow in EXTRAS else {}
         data[flow] = {"subscription": subscription.id, **extra}
     if request.after_completion is not None:
         data["after_completion"] = {"type": request.after_completion}
