@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from tools import samconfig
 from tools.cfn import TEMPLATE, parameter_values, template
 
 ROOT = TEMPLATE.parent
 EVENTS = ROOT / "events"
 
 DEMO_USER = "demo-user"
-DEMO_TABLE = "billing-portal-customers"
+DEMO_TABLE = samconfig.LOCAL_TABLE
 DEMO_SETTINGS = {
     "CUSTOMERS_TABLE": DEMO_TABLE,
     "ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",

@@ -461,7 +461,7 @@ def _local_target(args: argparse.Namespace) -> Target:
             "with --local, set STRIPE_API_BASE to the Stripe stand-in's URL the local server "
             "prints (or STRIPE_API_KEY=sk_test_... for Stripe's test mode)"
         )
-    args.table = args.table or link_customer.DEMO_TABLE
+    args.table = args.table or samconfig.LOCAL_TABLE
     dynamodb = link_customer.dynamodb_client(args)
     key = args.key or "user_id"
     link_customer.check_table(dynamodb, args.table, key)

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from billing_portal.adapters.customer_table import CustomerTable
 from billing_portal.domain.customer import is_customer_id
 from billing_portal.errors import ServerMisconfigured
-from testing.harness import DEMO_TABLE
+from tools import samconfig
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
@@ -63,7 +63,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--table",
         default=env("CUSTOMERS_TABLE"),
-        help=f"the customers table (default: $CUSTOMERS_TABLE; with --local, {DEMO_TABLE})",
+        help="the customers table (default: $CUSTOMERS_TABLE; with --local, "
+        f"{samconfig.LOCAL_TABLE})",
     )
     parser.add_argument(
         "--key",
@@ -87,7 +88,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.local and args.table is None:
-        args.table = DEMO_TABLE
+        args.table = samconfig.LOCAL_TABLE
     if args.table is None:
         parser.error("--table is required (or set CUSTOMERS_TABLE)")
     return args

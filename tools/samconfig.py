@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SAMCONFIG = Path(__file__).resolve().parent.parent / "samconfig.toml"
+# The local server's customers table (its embedded DynamoDB), which `--local` tools use.
+LOCAL_TABLE = "billing-portal-customers"
 
 
 class ConfigError(Exception):
