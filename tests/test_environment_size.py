@@ -20,3 +20,12 @@ def test_each_setting_stands_in_the_environment_once() -> None:
     assert text.count("tenant-07.app.example-company.com") == 1
     assert text.count("x" * 500) == 1
     assert stack.settings()["ALLOWED_ORIGINS"] == LARGE["AllowedOrigins"]
+
+
+def test_a_setting_that_looks_like_markup_is_counted_not_refused() -> None:
+    message = "Your plan changes <b>today</b>; see <https://app.example.com/help>."
+
+    stack = Stack(HostedConfirmationMessage=message)
+
+    assert stack.settings()["HOSTED_CONFIRMATION_MESSAGE"] == message
+    assert stack.environment_size() < ENVIRONMENT_LIMIT

@@ -99,11 +99,12 @@ def language_extensions(template: dict[str, Any], values: dict[str, Any]) -> dic
         if not isinstance(value, dict):
             return value
         if list(value) == ["Fn::ToJsonString"]:
-            resolved = evaluator.resolve(value["Fn::ToJsonString"])
-            text = json.dumps(resolved, separators=(",", ":"))
-            if unresolved := re.findall(r"<[A-Za-z0-9.]+>", text):
-                raise ValueError(f"Fn::ToJsonString: {unresolved[0]} is not known before a deploy")
-            return text
+            body = value["Fn::ToJsonString"]
+            # Judged on the references themselves, not the text: a value may hold "<b>".
+            unknown = sorted(references(body) - set(values) - set(PSEUDO))
+            if unknown:
+                raise ValueError(f"Fn::ToJsonString: {unknown[0]} is not known before a deploy")
+            return json.dumps(evaluator.resolve(body), separators=(",", ":"))
         return {key: walk(item) for key, item in value.items()}
 
     result: dict[str, Any] = walk(template)
